@@ -1,0 +1,61 @@
+"""Writing files all at once: either every file lands, or none does."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from provision.errors import InputError
+from provision.render import Bundle
+
+MARKER = ".o2-provision-render"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unnamed"
+
+
+def write_rendered(out: Path, bundle: Bundle) -> list[Path]:
+    """Write each payload to out/<kind>/<name>.json, replacing what a previous render wrote."""
+    files = {
+        Path(r.kind.template_dir) / f"{slug(r.key)}.json": json.dumps(r.payload, indent=2, sort_keys=True) + "\n"
+        for r in bundle.resources
+    }
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise InputError(f"--out {out} is not empty and was not written by o2-provision render")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".o2-render-", dir=out.parent))
+    try:
+        (staging / MARKER).write_text("written by o2-provision render\n", encoding="utf-8")
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [out / relative for relative in files]
+
+
+def write_new(path: Path, text: str, *, force: bool) -> None:
+    """Create a file atomically; refuse to overwrite one unless forced."""
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,105 @@
+"""How commands speak: readable text for people, one JSON document for CI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Any
+
+from provision.apply import ApplyResult
+from provision.errors import ProvisionError
+from provision.plan import Action, Change, Plan
+
+SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: "="}
+PAST = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.DELETE: "deleted",
+    Action.NOOP: "unchanged",
+}
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def say(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def warn(line: str) -> None:
+    sys.stderr.write(f"warning: {line}\n")
+
+
+def error(exc: ProvisionError, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        doc = {"error": exc.message, "exit_code": int(exc.exit_code)}
+        if exc.hint:
+            doc["hint"] = exc.hint
+        sys.stderr.write(json.dumps(doc, sort_keys=True) + "\n")
+        return
+    line = f"error: {exc.message}"
+    if exc.hint:
+        line += f" ({exc.hint})"
+    sys.stderr.write(line + "\n")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change_doc(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.value,
+        "kind": change.kind.value,
+        "name": change.key,
+        "diff": [{"path": d.path, "before": d.before, "after": d.after} for d in change.diffs],
+    }
+
+
+def plan_summary(plan: Plan) -> dict[str, int]:
+    return {a.value: plan.count(a) for a in Action}
+
+
+def plan_doc(plan: Plan, notes: list[str]) -> dict[str, Any]:
+    return {
+        "changes": [change_doc(c) for c in plan.changes],
+        "summary": plan_summary(plan),
+        "blocked": plan.blocked,
+        "notes": notes,
+    }
+
+
+def print_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
+    for change in plan.changes:
+        if change.action is Action.NOOP and not show_unchanged:
+            continue
+        say(f"  {SYMBOL[change.action]} {change.action.value:9} {change.kind.label:15} {change.key}")
+        for d in change.diffs:
+            say(f"        {d.path}: {short(d.before)} → {short(d.after)}")
+    for line in plan.blocked:
+        say(f"  ! blocked   {line}")
+    s = plan_summary(plan)
+    if not plan.pending():
+        say(f"No changes: {s['unchanged']} resource(s) match the templates.")
+    else:
+        say(
+            f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+            f"{s['unchanged']} unchanged."
+        )
+
+
+def result_doc(result: ApplyResult, plan: Plan) -> dict[str, Any]:
+    return {
+        "done": [change_doc(c) for c in result.done],
+        "failed": [{**change_doc(f.change), "error": f.error.message} for f in result.failed],
+        "skipped": [change_doc(c) for c in result.skipped],
+        "unchanged": plan.count(Action.NOOP),
+    }

@@ -1,0 +1,75 @@
+"""The traces stream alerts depend on: is it there, and how to make it exist."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from provision.client import O2Client
+from provision.errors import NotFoundError, ProvisionError
+
+BOOTSTRAP_SPAN = "o2-provision.bootstrap"
+
+
+def stream_exists(client: O2Client, stream: str) -> bool:
+    """Whether O2 has a traces stream of that name (it appears with the first span)."""
+    now_us = int(time.time() * 1_000_000)
+    body = {
+        "query": {
+            "sql": f'SELECT count(*) AS n FROM "{stream}"',
+            "start_time": now_us - 60_000_000,
+            "end_time": now_us,
+            "size": 1,
+        }
+    }
+    try:
+        client.request("POST", f"/api/{client.org}/_search", params={"type": "traces"}, json_body=body, retry=True)
+    except ProvisionError as exc:
+        if "stream not found" in exc.message.lower():
+            return False
+        raise
+    return True
+
+
+def ensure_stream(client: O2Client, stream: str) -> bool:
+    """Send one marker span when the stream is missing; True when it had to."""
+    if stream_exists(client, stream):
+        return False
+    now_ns = time.time_ns()
+    span = {
+        "traceId": os.urandom(16).hex(),
+        "spanId": os.urandom(8).hex(),
+        "name": BOOTSTRAP_SPAN,
+        "kind": 1,
+        "startTimeUnixNano": str(now_ns),
+        "endTimeUnixNano": str(now_ns + 1_000),
+        "attributes": [{"key": "o2_provision.bootstrap", "value": {"boolValue": True}}],
+        "status": {"code": 1},
+    }
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "o2-provision"}}]}
+    payload = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}
+    client.request(
+        "POST",
+        f"/api/{client.org}/v1/traces",
+        content=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "stream-name": stream},
+        retry=True,
+    )
+    return True
+
+
+def explain_failure(error: ProvisionError, stream: str) -> str | None:
+    """What to do about the failures a fresh O2 commonly answers with."""
+    text = error.message.lower()
+    if isinstance(error, NotFoundError) and "stream" in text and "not found" in text:
+        return (
+            f"O2 creates the traces stream {stream!r} with its first span: run your bot (or "
+            "`o2-provision demo`), or apply again with --bootstrap-stream"
+        )
+    if "ssrf" in text:
+        return (
+            "O2 refuses alert destinations on loopback or private addresses: use a public URL, "
+            "or start O2 with ZO_SSRF_ALLOW_LOOPBACK=true"
+        )
+    return None
