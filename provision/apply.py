@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from provision.remote import Api, ServerState, parallel
 
 Progress = Callable[[Change, ProvisionError | None], None]
 DEPENDENCY_RETRIES = 3  # a write that refers to something just created may not see it at once
+DEPENDENCY_MISSING = re.compile(r"(?i)(folder|destination|template)\b.*not (be )?found")
 
 
 @dataclass
@@ -79,9 +81,9 @@ class Applier:
             try:
                 self._write(change)
                 return
-            except NotFoundError:
+            except NotFoundError as exc:
                 # O2 may not yet see a folder, template or destination written a moment ago.
-                if attempt >= DEPENDENCY_RETRIES or change.kind in (Kind.FOLDER, Kind.ALERT_TEMPLATE):
+                if attempt >= DEPENDENCY_RETRIES or not DEPENDENCY_MISSING.search(exc.message):
                     raise
                 attempt += 1
                 time.sleep(0.2 * attempt)

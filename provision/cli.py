@@ -341,11 +341,119 @@ def destroy(
         raise result.failed[0].error
 
 
+@app.command()
+def status(
+    url: Url = None,
+    org: Org = None,
+    token: Token = None,
+    env_file: EnvFile = Path(".env"),
+    values: ValuesFiles = None,
+    set_: Sets = None,
+    templates: Templates = None,
+    output: Output = Format.TEXT,
+    timeout: Timeout = 10.0,
+    ca_cert: CaCert = None,
+    insecure: Insecure = False,
+    concurrency: Concurrency = 8,
+) -> None:
+    """What o2-provision manages on O2, and where the server has drifted from the templates."""
+    from provision.output import emit_json, plan_doc, print_status
+    from provision.workflow import load_bundle, plan_for, read
+
+    bundle = load_bundle(_sources(templates, values, set_))
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    session = read(settings, bundle)
+    with session.client:
+        the_plan = plan_for(session, bundle, prune=True)
+    if output is Format.JSON:
+        emit_json(plan_doc(the_plan, bundle.notes))
+    else:
+        print_status(the_plan, settings.url, settings.org)
+
+
+@app.command()
+def init(
+    templates_dir: Annotated[
+        Path | None, typer.Option("--templates", help="also copy the built-in templates here, to customise")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite files that exist")] = False,
+    output: Output = Format.TEXT,
+) -> None:
+    """Write .env.example and o2-values.yaml (commented); with --templates, a copy of the templates."""
+    from provision.files import copy_templates, write_new
+    from provision.output import emit_json, say
+    from provision.render import builtin_templates
+
+    written = [Path(".env.example"), Path("o2-values.yaml")]
+    for path in written:
+        if path.exists() and not force:
+            raise InputError(f"{path} already exists (use --force to overwrite)")
+    write_new(written[0], ENV_EXAMPLE, force=force)
+    write_new(written[1], (builtin_templates() / "values.yaml").read_text(encoding="utf-8"), force=force)
+    if templates_dir is not None:
+        copy_templates(builtin_templates(), templates_dir, force=force)
+        written.append(templates_dir)
+    if output is Format.JSON:
+        emit_json({"written": [str(p) for p in written]})
+    else:
+        for path in written:
+            say(f"wrote {path}")
+        say("Next: cp .env.example .env, fill in the token, then `o2-provision plan -f o2-values.yaml`.")
+
+
+@app.command()
+def doctor(
+    url: Url = None,
+    org: Org = None,
+    token: Token = None,
+    env_file: EnvFile = Path(".env"),
+    values: ValuesFiles = None,
+    set_: Sets = None,
+    templates: Templates = None,
+    output: Output = Format.TEXT,
+    timeout: Timeout = 10.0,
+    ca_cert: CaCert = None,
+    insecure: Insecure = False,
+) -> None:
+    """Check O2 is reachable, its version, the credentials, the organization, the stream and destinations."""
+    from provision.client import O2Client
+    from provision.doctor import run_checks
+    from provision.output import emit_json, say
+    from provision.workflow import load_bundle
+
+    bundle = load_bundle(_sources(templates, values, set_))
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure)
+    with O2Client(settings, retries=0) as client:
+        checks = run_checks(client, bundle)
+    if output is Format.JSON:
+        emit_json({"checks": [c.__dict__ for c in checks]})
+    else:
+        for check in checks:
+            line = f"{check.status:4}  {check.name}: {check.detail}"
+            say(line + (f" -> {check.fix}" if check.fix and check.status != "ok" else ""))
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(int(ExitCode.INPUT))
+
+
+ENV_EXAMPLE = """\
+# OpenObserve connection, read by o2-provision and by the bot's instrumentation.
+OPENOBSERVE_URL=http://localhost:5080
+OPENOBSERVE_ORG=default
+# base64 of 'email:password' (a user or service account of the org), e.g.
+#   printf 'you@example.com:password' | base64
+OPENOBSERVE_AUTH_TOKEN=
+# The traces stream the bot exports to (the `stream` value of the templates).
+OPENOBSERVE_STREAM=default
+# How the bot shows up in O2 (service_name).
+OTEL_SERVICE_NAME=my-voice-bot
+"""
+
+
 def main() -> NoReturn:
     """Run the CLI; every error ends as one line and an exit code, never a traceback."""
     fmt = Format.JSON if _wants_json(sys.argv[1:]) else Format.TEXT
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ProvisionError as exc:
         from provision.output import error
 
@@ -367,7 +475,7 @@ def main() -> NoReturn:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _wants_json(argv: list[str]) -> bool:

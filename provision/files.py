@@ -55,7 +55,26 @@ def write_new(path: Path, text: str, *, force: bool) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def copy_templates(source: Path, target: Path, *, force: bool) -> None:
+    """Copy the template tree (without Python files) into target, all at once."""
+    if target.exists() and any(target.iterdir()) and not force:
+        raise InputError(f"{target} is not empty (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".o2-templates-", dir=target.parent))
+    try:
+        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise

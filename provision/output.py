@@ -103,3 +103,21 @@ def result_doc(result: ApplyResult, plan: Plan) -> dict[str, Any]:
         "skipped": [change_doc(c) for c in result.skipped],
         "unchanged": plan.count(Action.NOOP),
     }
+
+
+STATUS = {Action.NOOP: "in sync", Action.UPDATE: "drifted", Action.CREATE: "missing", Action.DELETE: "undeclared"}
+
+
+def print_status(plan: Plan, url: str, org: str) -> None:
+    say(f"O2 {url}, organization {org}")
+    for change in plan.changes:
+        say(f"  {STATUS[change.action]:10} {change.kind.label:15} {change.key}")
+        for d in change.diffs:
+            say(f"        {d.path}: server {short(d.before)}, templates {short(d.after)}")
+    for line in plan.blocked:
+        say(f"  blocked    {line}")
+    drifted = plan.count(Action.UPDATE) + plan.count(Action.CREATE)
+    say(
+        f"{plan.count(Action.NOOP)} in sync, {drifted} drifted or missing, "
+        f"{plan.count(Action.DELETE)} managed but no longer declared."
+    )

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from provision import ownership
 from provision.client import O2Client
+from provision.errors import NotFoundError
 from provision.kinds import Kind
 
 T = TypeVar("T")
@@ -135,8 +136,12 @@ class Api:
 
     # -- model prices -------------------------------------------------------------------------
     def list_model_prices(self) -> list[dict[str, Any]]:
+        try:
+            listing = self.client.get(f"{self.v1}/llm/models") or []
+        except NotFoundError:  # O2 before v0.92 has no model pricing: nothing there to manage
+            return []
         rows: list[dict[str, Any]] = []
-        for row in self.client.get(f"{self.v1}/llm/models") or []:
+        for row in listing:
             rows.append(row)
             rows.extend(row.get("children") or [])
         return rows

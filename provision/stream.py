@@ -69,7 +69,7 @@ def explain_failure(error: ProvisionError, stream: str) -> str | None:
         )
     if "ssrf" in text:
         return (
-            "O2 refuses alert destinations on loopback or private addresses: use a public URL, "
-            "or start O2 with ZO_SSRF_ALLOW_LOOPBACK=true"
+            "O2 refuses destination URLs that are loopback, private, or do not resolve from the O2 server: "
+            "use a public URL, or start O2 with ZO_SSRF_ALLOW_LOOPBACK=true"
         )
     return None

@@ -1,0 +1,121 @@
+"""`doctor`: check each thing provisioning depends on, and say what to do when one fails."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from provision.client import O2Client
+from provision.errors import AuthError, InputError, NetworkError, ProvisionError
+from provision.kinds import Kind
+from provision.render import Bundle
+from provision.stream import stream_exists
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok", "warn", "fail" or "skip"
+    detail: str
+    fix: str = ""
+
+
+def run_checks(client: O2Client, bundle: Bundle) -> list[Check]:
+    """Every check in order; a failed prerequisite skips the checks that need it."""
+    checks = [_reachable(client)]
+    if checks[-1].status == "fail":
+        return [*checks, Check("version", "skip", "O2 not reachable"), Check("credentials", "skip", "")]
+    checks.append(_version(client))
+    checks.append(_credentials(client))
+    if checks[-1].status == "ok":
+        checks.append(_stream(client, bundle.values.stream))
+    else:
+        checks.append(Check("traces stream", "skip", "needs working credentials"))
+    checks.extend(_destinations(bundle))
+    return checks
+
+
+def _reachable(client: O2Client) -> Check:
+    try:
+        client.request("GET", "/healthz", retry=False)
+    except NetworkError as exc:
+        return Check("reachable", "fail", exc.message, "check OPENOBSERVE_URL and that O2 is running")
+    except ProvisionError as exc:
+        return Check("reachable", "fail", exc.message, "is OPENOBSERVE_URL the base URL of O2 (no /web or /api)?")
+    return Check("reachable", "ok", client.settings.url)
+
+
+def _version(client: O2Client) -> Check:
+    try:
+        config = client.get("/config")
+    except ProvisionError as exc:
+        return Check("version", "warn", f"GET /config failed: {exc.message}")
+    version = str((config or {}).get("version", "unknown")) if isinstance(config, dict) else "unknown"
+    return Check("version", "ok", f"OpenObserve {version}")
+
+
+def _credentials(client: O2Client) -> Check:
+    try:
+        client.get(f"/api/v2/{client.org}/folders/dashboards")
+    except AuthError as exc:
+        return Check("credentials", "fail", exc.message, "set OPENOBSERVE_AUTH_TOKEN to base64 of 'email:password'")
+    except InputError as exc:
+        return Check("organization", "fail", exc.message, exc.hint or "check OPENOBSERVE_ORG")
+    except ProvisionError as exc:
+        return Check("credentials", "fail", exc.message)
+    return Check("credentials", "ok", f"organization {client.org!r} accessible")
+
+
+def _stream(client: O2Client, stream: str) -> Check:
+    try:
+        exists = stream_exists(client, stream)
+    except ProvisionError as exc:
+        return Check("traces stream", "warn", exc.message)
+    if exists:
+        return Check("traces stream", "ok", f"stream {stream!r} exists")
+    return Check(
+        "traces stream",
+        "fail",
+        f"stream {stream!r} has no data yet; alerts on it cannot be created",
+        "run your bot with the instrumentation, or `o2-provision apply --bootstrap-stream`",
+    )
+
+
+def _destinations(bundle: Bundle) -> list[Check]:
+    checks = []
+    for dest in bundle.of(Kind.DESTINATION):
+        url = str(dest.payload.get("url") or "")
+        if not url:
+            continue
+        private = _private_host(urlsplit(url).hostname or "")
+        if private:
+            checks.append(
+                Check(
+                    f"destination {dest.key}",
+                    "warn",
+                    f"{urlsplit(url).hostname}: {private} address; O2 refuses it by default (SSRF guard)",
+                    "use a public URL, or start O2 with ZO_SSRF_ALLOW_LOOPBACK=true",
+                )
+            )
+        else:
+            checks.append(Check(f"destination {dest.key}", "ok", "public address"))
+    return checks
+
+
+def _private_host(host: str) -> str | None:
+    """'loopback' or 'private' when the host resolves there, None when public."""
+    if host in ("localhost",) or host.endswith((".local", ".localdomain", ".lan", ".internal")):
+        return "loopback" if host == "localhost" else "private"
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return "unresolvable"
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if ip.is_loopback:
+            return "loopback"
+        if ip.is_private or ip.is_link_local or ip.is_reserved:
+            return "private"
+    return None
