@@ -1,6 +1,7 @@
 """A fake OpenAI-compatible server on 127.0.0.1 for running real Pipecat pipelines offline.
 
-Serves ``/v1/chat/completions`` (SSE stream, with a usage chunk when ``stream_options.include_usage``),
+Serves ``/v1/chat/completions`` (SSE stream, with a usage chunk when ``stream_options.include_usage``;
+or one JSON completion without ``stream``),
 ``/v1/audio/transcriptions`` and ``/v1/audio/speech`` (short 24 kHz 16-bit PCM). Every request is
 recorded; chat calls are numbered from 1 and get deterministic token usage (:func:`usage_for`).
 ``GET /_fake/chat_calls`` returns the recorded chat calls as JSON.
@@ -69,6 +70,7 @@ class FakeOpenAI:
     Attributes:
         replies: Assistant replies, used in turn by successive chat calls.
         ttft: Seconds before the first streamed token (time to first token).
+        slow_calls: Chat call numbers (from 1) that wait ``slow_ttft`` seconds instead.
         fail_calls: Chat call numbers (from 1) that fail with ``fail_status``; the response tells the
             OpenAI client not to retry, so one failing call is one request.
         transcripts: Texts returned by successive transcription requests.
@@ -82,6 +84,8 @@ class FakeOpenAI:
         ttft: float = 0.1,
         word_delay: float = 0.005,
         fail_calls: Sequence[int] = (),
+        slow_calls: Sequence[int] = (),
+        slow_ttft: float = 2.0,
         fail_status: int = 500,
         transcripts: Sequence[str] = ("Hi there, who are you?", "What is the weather like today?"),
         stt_delay: float = 0.05,
@@ -92,6 +96,8 @@ class FakeOpenAI:
         self.ttft = ttft
         self.word_delay = word_delay
         self.fail_calls = set(fail_calls)
+        self.slow_calls = set(slow_calls)
+        self.slow_ttft = slow_ttft
         self.fail_status = fail_status
         self.transcripts = list(transcripts)
         self.stt_delay = stt_delay
@@ -145,9 +151,22 @@ class FakeOpenAI:
             self.chat_calls.append(ChatCall(number, model, messages, self.fail_status, "", None, time.time(), retry))
             error = {"error": {"message": "fake failure", "type": "server_error", "code": None}}
             return web.json_response(error, status=self.fail_status, headers={"x-should-retry": "false"})
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        streaming = bool(body.get("stream"))
+        include_usage = not streaming or bool((body.get("stream_options") or {}).get("include_usage"))
         usage = usage_for(messages, reply) if include_usage else None
         self.chat_calls.append(ChatCall(number, model, messages, 200, reply, usage, time.time(), retry))
+        if not streaming:
+            await asyncio.sleep(self._ttft(number))
+            choice = {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+            completion = {
+                "id": f"chatcmpl-fake-{number}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [choice],
+                "usage": usage,
+            }
+            return web.json_response(completion)
 
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -163,7 +182,7 @@ class FakeOpenAI:
             }
             return f"data: {json.dumps(chunk)}\n\n".encode()
 
-        await asyncio.sleep(self.ttft)
+        await asyncio.sleep(self._ttft(number))
         await response.write(event({"role": "assistant", "content": ""}))
         words = reply.split(" ")
         for i, word in enumerate(words):
@@ -175,6 +194,9 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+    def _ttft(self, number: int) -> float:
+        return self.slow_ttft if number in self.slow_calls else self.ttft
 
     async def _transcribe(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -154,4 +154,5 @@ def describe(span: ReceivedSpan) -> str:
     attrs = {k: v for k, v in sorted(span.attributes.items()) if k.startswith(_SHOWN_KEYS)}
     shown = " ".join(f"{k}={v!r}" for k, v in attrs.items() if k != "pipecat.session_id")
     parent = span.parent_span_id or "-"
-    return f"{span.name:<20} trace={span.trace_id[:12]} span={span.span_id[:8]} parent={parent[:8]:<8} {span.status:<5} {shown}"
+    ids = f"trace={span.trace_id[:12]} span={span.span_id[:8]} parent={parent[:8]:<8}"
+    return f"{span.name:<20} {ids} {span.status:<5} {shown}"

@@ -1,0 +1,250 @@
+"""Getting spans to OpenObserve without ever slowing or flooding the bot.
+
+* :class:`SessionSpanProcessor` stamps the session ids onto every span started inside a
+  :func:`~instrumentation.session.session_scope`, OpenInference's included.
+* :class:`OpenObserveSpanProcessor` batches spans on the SDK's background thread (bounded queue) and
+  drops the OpenInference speech-to-text / text-to-speech spans that would otherwise arrive as orphan
+  root traces (Pipecat never makes its ``stt``/``tts`` spans current, so those calls have no parent).
+* :class:`QuietExporter` wraps the OTLP exporter: one warning per outage instead of one error per
+  failed batch, and no retry back-off holding up shutdown once OpenObserve is known to be failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from requests.adapters import HTTPAdapter
+
+from instrumentation.session import current_session
+
+logger = logging.getLogger(__name__)
+
+# Loggers the OTLP/HTTP exporter reports each failed batch and retry on.
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
+_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+_OPENINFERENCE_SCOPE = "openinference.instrumentation"
+# OpenInference span names that are legitimate roots (an LLM call made outside any pipeline span).
+_KEPT_ROOT_NAMES = frozenset({"ChatCompletion", "Completion", "CreateEmbeddingResponse"})
+
+
+class SessionSpanProcessor(SpanProcessor):
+    """Adds ``pipecat.session_id`` / ``session.id`` / ``user.id`` to spans started in a session scope."""
+
+    def __init__(self) -> None:
+        self._active = True
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if not self._active:
+            return
+        info = current_session(parent_context) or current_session()
+        if info is not None:
+            span.set_attributes(info.attributes())
+
+    def shutdown(self) -> None:
+        # The SDK cannot remove a processor from a provider; a shut one stays and does nothing.
+        self._active = False
+
+
+def is_orphan_speech_span(span: ReadableSpan) -> bool:
+    """True for a parentless OpenInference span of an audio call (``Transcription``, TTS …)."""
+    scope = span.instrumentation_scope
+    return (
+        span.parent is None
+        and scope is not None
+        and scope.name.startswith(_OPENINFERENCE_SCOPE)
+        and span.name not in _KEPT_ROOT_NAMES
+    )
+
+
+class _CapturedFailures(logging.Filter):
+    """Swallows the exporter's own log records while this thread runs :meth:`QuietExporter.export`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+        self.first_message: str | None = None  # of the current export
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        self._local.active = True
+        try:
+            yield
+        finally:
+            self._local.active = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(self._local, "active", False):
+            if self.first_message is None:
+                self.first_message = record.getMessage()
+            return False
+        return True
+
+
+def _describe(error: requests.RequestException) -> str:
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    cause = _ERRNO_REASON.search(str(error))
+    return f"connection failed: {cause.group(1)}" if cause else f"connection failed: {type(error).__name__}"
+
+
+class _ReasonAdapter(HTTPAdapter):
+    """Reports why a request failed before any response arrived."""
+
+    def __init__(self, note: Callable[[str], None]) -> None:
+        super().__init__()
+        self._note = note
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        try:
+            return super().send(request, *args, **kwargs)
+        except requests.RequestException as error:
+            self._note(_describe(error))
+            raise
+
+
+class QuietExporter(SpanExporter):
+    """Wraps a span exporter so an unreachable OpenObserve costs one warning and nothing else."""
+
+    @classmethod
+    def otlp_http(cls, endpoint: str, headers: dict[str, str], timeout: float) -> QuietExporter:
+        """An OTLP/HTTP protobuf exporter to ``endpoint``, wrapped; the warning names the failure."""
+        session = requests.Session()
+        exporter = cls(
+            OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=timeout, session=session),
+            destination=endpoint,
+        )
+        adapter = _ReasonAdapter(exporter._note)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.hooks["response"].append(exporter._note_response)
+        return exporter
+
+    def __init__(self, inner: SpanExporter, destination: str) -> None:
+        self._inner = inner
+        self._destination = destination
+        self._failures = _CapturedFailures()
+        for name in _EXPORTER_LOGGERS:
+            logging.getLogger(name).addFilter(self._failures)
+        self._lock = threading.Lock()
+        self._reason: str | None = None  # why the current export failed, first cause seen
+        self._failing = False
+        self._warned = False
+        self._abandoned = False
+        self._closing = False
+        self._closed = False
+
+    def _note(self, reason: str) -> None:
+        if self._reason is None:
+            self._reason = reason
+
+    def _note_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.status_code >= 400:
+            self._note(f"HTTP {response.status_code} {response.reason}")
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._abandoned:
+            return SpanExportResult.FAILURE
+        self._reason = self._failures.first_message = None
+        with self._failures.active():
+            try:
+                result = self._inner.export(spans)
+            except Exception as exc:
+                self._note(f"{type(exc).__name__}: {exc}")
+                result = SpanExportResult.FAILURE
+        self._record(result)
+        return result
+
+    def _record(self, result: SpanExportResult) -> None:
+        with self._lock:
+            if result is SpanExportResult.SUCCESS:
+                if self._failing:
+                    logger.info("OpenObserve export to %s recovered", self._destination)
+                self._failing = self._warned = False
+                return
+            self._failing = True
+            if self._closing:
+                self._abandoned = True
+            if self._warned:
+                return
+            self._warned = True
+        logger.warning(
+            "Cannot export spans to OpenObserve at %s (%s); the bot is unaffected, spans are dropped "
+            "until it is reachable again (logged once per outage)",
+            self._destination,
+            self._reason or self._failures.first_message or "unknown error",
+        )
+
+    def begin_shutdown(self) -> None:
+        """From now on a failure ends exporting at once instead of retrying batch after batch."""
+        with self._lock:
+            self._closing = True
+            self._abandoned = self._failing
+        if self._abandoned:
+            self._close_inner()  # also cuts short a retry back-off in progress
+
+    def shutdown(self) -> None:
+        self._close_inner()
+        for name in _EXPORTER_LOGGERS:
+            logging.getLogger(name).removeFilter(self._failures)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def _close_inner(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        with self._failures.active():
+            self._inner.shutdown()
+
+
+class OpenObserveSpanProcessor(SpanProcessor):
+    """Batches spans to OpenObserve off the event loop, minus orphan speech spans."""
+
+    def __init__(
+        self,
+        exporter: QuietExporter,
+        *,
+        max_queue_size: int = 2048,
+        schedule_delay_millis: int = 1000,
+    ) -> None:
+        self._exporter = exporter
+        self._batch = BatchSpanProcessor(
+            exporter,
+            max_queue_size=max_queue_size,
+            schedule_delay_millis=schedule_delay_millis,
+            max_export_batch_size=min(512, max_queue_size),
+        )
+        self._shut = False
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._batch.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not self._shut and not is_orphan_speech_span(span):
+            self._batch.on_end(span)
+
+    def shutdown(self) -> None:
+        """Flush what is queued (unless OpenObserve is failing) and stop the export thread."""
+        if self._shut:
+            return
+        self._shut = True
+        self._exporter.begin_shutdown()
+        self._batch.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._batch.force_flush(timeout_millis)

@@ -1,0 +1,187 @@
+"""The ``pipecat.llm_service`` span: one per LLM inference, with what the call sent and produced."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from types import TracebackType
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from instrumentation import contract as c
+from instrumentation.runtime import clip, tracer
+from instrumentation.safety import contained
+from instrumentation.session import SessionInfo, current_session, session_scope, with_session
+
+
+class LLMCallRecorder:
+    """Collects the outcome of one LLM call; written onto its ``pipecat.llm_service`` span at the end.
+
+    Streaming code calls :meth:`add_text` per chunk (the first chunk also marks time to first token);
+    code with the whole answer calls :meth:`set_response`. Token counts come from the provider's usage.
+    """
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self._started = time.perf_counter()
+        self._first_token: float | None = None
+        self._text: list[str] = []
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+
+    def mark_first_token(self) -> None:
+        """Record that the first token (or byte) of the answer arrived now; later calls are ignored."""
+        if self._first_token is None:
+            self._first_token = time.perf_counter()
+
+    def add_text(self, text: str) -> None:
+        """Append a streamed piece of the assistant's answer."""
+        self.mark_first_token()
+        self._text.append(text)
+
+    def set_usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        """Record the provider-reported token usage."""
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+
+    def set_response(
+        self, text: str | None, *, prompt_tokens: int | None = None, completion_tokens: int | None = None
+    ) -> None:
+        """Record the whole answer and, if known, its token usage."""
+        self.mark_first_token()
+        self._text = [text] if text is not None else []
+        if prompt_tokens is not None or completion_tokens is not None:
+            self.set_usage(prompt_tokens, completion_tokens)
+
+    @property
+    def ttfb_ms(self) -> int | None:
+        """Milliseconds from the start of the call to the first token, if one arrived."""
+        if self._first_token is None:
+            return None
+        return round((self._first_token - self._started) * 1000)
+
+    def finish(self, error: BaseException | None) -> None:
+        """Write the outcome onto the span and end it."""
+        span = self.span
+        assistant = clip("".join(self._text)) if self._text else None
+        if assistant is not None:
+            span.set_attribute(c.ASSISTANT_MESSAGE, assistant)
+        if self.prompt_tokens is not None:
+            span.set_attribute(c.PROMPT_TOKENS, self.prompt_tokens)
+        if self.completion_tokens is not None:
+            span.set_attribute(c.COMPLETION_TOKENS, self.completion_tokens)
+        if self.prompt_tokens is not None or self.completion_tokens is not None:
+            span.set_attribute(c.TOTAL_TOKENS, (self.prompt_tokens or 0) + (self.completion_tokens or 0))
+        if self.ttfb_ms is not None:
+            span.set_attribute(c.TTFB_MS, self.ttfb_ms)
+        if isinstance(error, Exception):
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        elif error is None:
+            span.set_status(Status(StatusCode.OK))
+        span.end()
+
+
+class LLMServiceSpan:
+    """Context manager (sync or async) around one LLM call; yields its :class:`LLMCallRecorder`.
+
+    While the block runs the span is the current span, so an OpenInference ``ChatCompletion`` span made
+    by the call nests under it, and the session ids are in the context for that span too.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        model: str,
+        *,
+        user_message: str | None = None,
+        session: SessionInfo | None = None,
+        turn_number: int | None = None,
+        parent: otel_context.Context | None = None,
+    ) -> None:
+        self._service = service
+        self._model = model
+        self._user_message = user_message
+        self._session = session
+        self._turn_number = turn_number
+        self._parent = parent
+        self._recorder: LLMCallRecorder | None = None
+        self._token: object | None = None
+        self._scope: AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> LLMCallRecorder:
+        parent = self._parent if self._parent is not None else otel_context.get_current()
+        attributes: dict[str, str | int] = {c.SERVICE: self._service, c.MODEL: self._model}
+        user_message = clip(self._user_message)
+        if user_message is not None:
+            attributes[c.USER_MESSAGE] = user_message
+        if self._session is not None:
+            attributes.update(self._session.attributes())
+            parent = with_session(self._session, parent)
+            self._scope = session_scope(self._session)
+        if self._turn_number is not None:
+            attributes[c.TURN_NUMBER] = self._turn_number
+        span = tracer().start_span(c.LLM_SPAN, context=parent, attributes=attributes)
+        self._recorder = LLMCallRecorder(span)
+        self._token = otel_context.attach(trace.set_span_in_context(span, parent))
+        if self._scope is not None:
+            self._scope.__enter__()
+        return self._recorder
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contained("ending the llm_service span"):
+            if self._scope is not None:
+                self._scope.__exit__(None, None, None)
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+            if self._recorder is not None:
+                self._recorder.finish(exc)
+
+    async def __aenter__(self) -> LLMCallRecorder:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __repr__(self) -> str:
+        return f"LLMServiceSpan(service={self._service!r}, model={self._model!r})"
+
+
+def llm_service_span(
+    service: str,
+    model: str,
+    user_message: str | None = None,
+    session_id: str | None = None,
+    turn_number: int | None = None,
+    *,
+    user_id: str | None = None,
+) -> LLMServiceSpan:
+    """Trace an LLM call made outside a Pipecat pipeline as a ``pipecat.llm_service`` span.
+
+    Use as ``with`` or ``async with``; the block gets an :class:`LLMCallRecorder` to report the answer::
+
+        async with llm_service_span("OpenAILLMService", "gpt-4o-mini", user_message=q,
+                                    session_id=sid) as call:
+            resp = await client.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+            call.set_response(resp.choices[0].message.content,
+                              prompt_tokens=resp.usage.prompt_tokens,
+                              completion_tokens=resp.usage.completion_tokens)
+
+    The span nests under the current span, is current during the block (so the OpenInference span of
+    the call is its child) and ends with status ERROR, exception recorded, if the block raises. Without
+    ``session_id`` the session of an enclosing :func:`instrument_pipeline` turn, if any, is used.
+    """
+    session = SessionInfo(session_id, user_id) if session_id else current_session()
+    return LLMServiceSpan(service, model, user_message=user_message, session=session, turn_number=turn_number)

@@ -1,0 +1,39 @@
+"""Process-wide instrumentation settings shared by the span builders.
+
+``setup_openobserve`` fills these in; without it the spans go to the global tracer provider with the
+default content settings, so ``instrument_pipeline`` also works with an application's own OTel set-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from instrumentation.contract import DEFAULT_CONTENT_LIMIT
+
+TRACER_NAME = "o2_provision.instrumentation"
+
+
+@dataclass
+class Runtime:
+    """What the span builders read at span time."""
+
+    tracer_provider: trace.TracerProvider | None = None
+    capture_content: bool = True
+    content_limit: int = DEFAULT_CONTENT_LIMIT
+
+
+RUNTIME = Runtime()
+
+
+def tracer() -> trace.Tracer:
+    """Our tracer, from the provider ``setup_openobserve`` installed, else the global one."""
+    return trace.get_tracer(TRACER_NAME, tracer_provider=RUNTIME.tracer_provider)
+
+
+def clip(text: str | None) -> str | None:
+    """``text`` cut to the content limit, or None when content capture is off."""
+    if text is None or not RUNTIME.capture_content:
+        return None
+    return text[: RUNTIME.content_limit]

@@ -1,0 +1,144 @@
+"""One call that sends traces to OpenObserve: :func:`setup_openobserve` (alias ``openobserve_init``)."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from dataclasses import dataclass
+
+from openinference.instrumentation import TraceConfig
+from openinference.instrumentation.openai import OpenAIInstrumentor
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+
+from instrumentation.config import DEFAULT_EXPORT_TIMEOUT_S, OpenObserveConfig, load_config
+from instrumentation.contract import DEFAULT_CONTENT_LIMIT
+from instrumentation.export import OpenObserveSpanProcessor, QuietExporter, SessionSpanProcessor
+from instrumentation.hooks import uninstrument_all_pipelines
+from instrumentation.runtime import RUNTIME
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Installed:
+    provider: TracerProvider
+    processor: OpenObserveSpanProcessor
+    sessions: SessionSpanProcessor
+    config: OpenObserveConfig
+    owns_provider: bool
+
+
+_installed: _Installed | None = None
+
+
+def setup_openobserve(
+    *,
+    url: str | None = None,
+    org: str | None = None,
+    auth_token: str | None = None,
+    stream: str | None = None,
+    service_name: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+    capture_content: bool = True,
+    content_limit: int = DEFAULT_CONTENT_LIMIT,
+    export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S,
+    load_env_file: bool = True,
+) -> TracerProvider:
+    """Send OpenTelemetry traces to OpenObserve over OTLP/HTTP (protobuf) and trace OpenAI calls.
+
+    Settings not given as arguments come from ``OPENOBSERVE_URL``, ``OPENOBSERVE_ORG`` (default
+    ``default``), ``OPENOBSERVE_AUTH_TOKEN`` (``Basic <b64>`` or the bare base64 of
+    ``email:password``) and ``OPENOBSERVE_STREAM`` (default ``default``), read from the environment or
+    a ``.env`` file (the environment wins). The service name comes from ``service_name`` or the
+    standard ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``.
+
+    Spans go to ``{url}/api/{org}/v1/traces`` with ``Authorization`` and ``stream-name`` headers, in
+    batches on a background thread; queued spans are flushed at interpreter exit. The exporter is added
+    to ``tracer_provider`` if given, else to the SDK provider already installed globally, else to a new
+    global one. OpenInference's OpenAI instrumentation is switched on against that provider.
+    ``capture_content=False`` keeps message text off our spans and OpenInference's;
+    ``content_limit`` cuts message text to that many characters.
+
+    Calling it again returns the same provider without adding a second exporter.
+
+    Raises:
+        ConfigurationError: a setting is missing or malformed (the message names the variable).
+    """
+    global _installed
+    if _installed is not None:
+        return _installed.provider
+    config = load_config(
+        url=url,
+        org=org,
+        auth_token=auth_token,
+        stream=stream,
+        service_name=service_name,
+        capture_content=capture_content,
+        content_limit=content_limit,
+        export_timeout=export_timeout,
+        load_env_file=load_env_file,
+    )
+    provider, owns_provider = _provider_for(tracer_provider, config.service_name)
+    exporter = QuietExporter.otlp_http(config.traces_endpoint, config.headers, config.export_timeout)
+    processor = OpenObserveSpanProcessor(exporter)
+    sessions = SessionSpanProcessor()
+    provider.add_span_processor(sessions)
+    provider.add_span_processor(processor)
+    RUNTIME.tracer_provider = provider
+    RUNTIME.capture_content = config.capture_content
+    RUNTIME.content_limit = config.content_limit
+    instrumentor = OpenAIInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    trace_config = TraceConfig(hide_inputs=not capture_content, hide_outputs=not capture_content)
+    instrumentor.instrument(tracer_provider=provider, config=trace_config)
+    _installed = _Installed(provider, processor, sessions, config, owns_provider)
+    atexit.register(_flush_at_exit)
+    logger.info("tracing to OpenObserve at %s (stream %s)", config.traces_endpoint, config.stream)
+    return provider
+
+
+openobserve_init = setup_openobserve
+
+
+def uninstrument() -> None:
+    """Undo :func:`setup_openobserve` and every :func:`instrument_pipeline`.
+
+    OpenAI calls are no longer traced, pipeline hooks are removed, and our exporter is flushed and
+    stopped (a provider we created is shut down; one the application owns is left running).
+    """
+    global _installed
+    uninstrument_all_pipelines()
+    instrumentor = OpenAIInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+    installed, _installed = _installed, None
+    if installed is None:
+        return
+    atexit.unregister(_flush_at_exit)
+    installed.processor.shutdown()
+    installed.sessions.shutdown()
+    RUNTIME.tracer_provider = None
+    if installed.owns_provider:
+        installed.provider.shutdown()
+
+
+def _provider_for(given: TracerProvider | None, service_name: str | None) -> tuple[TracerProvider, bool]:
+    current = trace.get_tracer_provider()
+    if given is not None:
+        if not isinstance(current, TracerProvider):
+            trace.set_tracer_provider(given)
+        return given, False
+    if isinstance(current, TracerProvider):
+        return current, False
+    resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    trace.set_tracer_provider(provider)
+    return provider, True
+
+
+def _flush_at_exit() -> None:
+    if _installed is not None:
+        _installed.processor.shutdown()
