@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from provision.errors import ExitCode, InputError, ProvisionError
-from provision.output import Format
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
 
 if TYPE_CHECKING:
+    from provision.bundle import Sources
     from provision.config import Settings
-    from provision.workflow import Sources
+    from provision.demo.bot import SessionResult
+    from provision.demo.traffic import TrafficPlan
 
 app = typer.Typer(
     name="o2-provision",
@@ -47,7 +55,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmat
 
 
 def _sources(templates: Path | None, values: list[Path] | None, sets: list[str] | None) -> Sources:
-    from provision.workflow import Sources
+    from provision.bundle import Sources
 
     return Sources(templates=templates, values_files=list(values or []), assignments=list(sets or []))
 
@@ -94,9 +102,9 @@ def render(
     output: Output = Format.TEXT,
 ) -> None:
     """Render the templates with the values into the exact JSON payloads; no network."""
+    from provision.bundle import load_bundle
     from provision.files import write_rendered
     from provision.output import emit_json, say, warn
-    from provision.workflow import load_bundle
 
     bundle = load_bundle(_sources(templates, values, set_))
     for note in bundle.notes:
@@ -120,9 +128,9 @@ def validate(
     output: Output = Format.TEXT,
 ) -> None:
     """Render, then check every payload against O2's rules; no network."""
+    from provision.bundle import load_bundle
     from provision.output import emit_json, say, warn
     from provision.rules import check_bundle
-    from provision.workflow import load_bundle
 
     bundle = load_bundle(_sources(templates, values, set_))
     problems = check_bundle(bundle)
@@ -168,8 +176,9 @@ def plan(
     concurrency: Concurrency = 8,
 ) -> None:
     """Compare the templates with O2 and show what apply would change."""
+    from provision.bundle import validated_bundle
     from provision.output import emit_json, plan_doc, print_plan, say, warn
-    from provision.workflow import plan_for, read, validated_bundle
+    from provision.workflow import plan_for, read
 
     bundle = validated_bundle(_sources(templates, values, set_))
     settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
@@ -215,11 +224,12 @@ def apply(
     concurrency: Concurrency = 8,
 ) -> None:
     """Converge O2 to the templates: create, update in place, and with --prune delete."""
+    from provision.bundle import validated_bundle
     from provision.kinds import Kind
     from provision.output import PAST, emit_json, plan_doc, print_plan, result_doc, say, warn
     from provision.plan import Action, Change
     from provision.stream import ensure_stream
-    from provision.workflow import execute, plan_for, read, validated_bundle
+    from provision.workflow import execute, plan_for, read
 
     if on_error not in ("fail", "continue"):
         raise InputError(f"--on-error must be fail or continue, got {on_error!r}")
@@ -296,9 +306,10 @@ def destroy(
     concurrency: Concurrency = 8,
 ) -> None:
     """Delete everything o2-provision manages on O2, in reverse dependency order."""
+    from provision.bundle import load_bundle
     from provision.output import PAST, emit_json, print_plan, result_doc, say
     from provision.plan import Change
-    from provision.workflow import destroy_plan, execute, load_bundle, read
+    from provision.workflow import destroy_plan, execute, read
 
     bundle = load_bundle(_sources(templates, values, set_))
     settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
@@ -357,8 +368,9 @@ def status(
     concurrency: Concurrency = 8,
 ) -> None:
     """What o2-provision manages on O2, and where the server has drifted from the templates."""
+    from provision.bundle import load_bundle
     from provision.output import emit_json, plan_doc, print_status
-    from provision.workflow import load_bundle, plan_for, read
+    from provision.workflow import plan_for, read
 
     bundle = load_bundle(_sources(templates, values, set_))
     settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
@@ -416,10 +428,10 @@ def doctor(
     insecure: Insecure = False,
 ) -> None:
     """Check O2 is reachable, its version, the credentials, the organization, the stream and destinations."""
+    from provision.bundle import load_bundle
     from provision.client import O2Client
     from provision.doctor import run_checks
     from provision.output import emit_json, say
-    from provision.workflow import load_bundle
 
     bundle = load_bundle(_sources(templates, values, set_))
     settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure)
@@ -433,6 +445,168 @@ def doctor(
             say(line + (f" -> {check.fix}" if check.fix and check.status != "ok" else ""))
     if any(c.status == "fail" for c in checks):
         raise typer.Exit(int(ExitCode.INPUT))
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option("--since", help="time range ending now: 30s, 15m, 1h, 2d")] = "1h",
+    rows: Annotated[int, typer.Option("--rows", help="rows shown per panel")] = 10,
+    url: Url = None,
+    org: Org = None,
+    token: Token = None,
+    env_file: EnvFile = Path(".env"),
+    values: ValuesFiles = None,
+    set_: Sets = None,
+    templates: Templates = None,
+    output: Output = Format.TEXT,
+    timeout: Timeout = 30.0,
+    ca_cert: CaCert = None,
+    insecure: Insecure = False,
+    concurrency: Concurrency = 8,
+) -> None:
+    """Print what the dashboards show over a time range: every panel's query, run through _search."""
+    from provision.bundle import load_bundle
+    from provision.client import O2Client
+    from provision.output import emit_json, say
+    from provision.report import columns_of, format_table, run_report, time_range
+
+    if rows < 1:
+        raise InputError(f"--rows must be at least 1, got {rows}")
+    start_us, end_us = time_range(since)
+    bundle = load_bundle(_sources(templates, values, set_))
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    with O2Client(settings) as client:
+        results = run_report(client, bundle, start_us, end_us, settings.concurrency)
+    if output is Format.JSON:
+        emit_json(
+            {
+                "start_time": start_us,
+                "end_time": end_us,
+                "panels": [
+                    {
+                        "dashboard": r.query.dashboard,
+                        "panel": r.query.panel_title,
+                        "sql": r.query.sql,
+                        "rows": r.rows,
+                        "error": r.error,
+                    }
+                    for r in results
+                ],
+            }
+        )
+    else:
+        say(f"O2 {settings.url}, organization {settings.org}, stream {bundle.values.stream!r}, last {since}")
+        dashboard = None
+        for result in results:
+            if result.query.dashboard != dashboard:
+                dashboard = result.query.dashboard
+                say(f"\n== {dashboard} ==")
+            say(f"\n-- {result.query.panel_title}")
+            lines = [f"error: {result.error}"] if result.error else format_table(result.rows, columns_of(result), rows)
+            for line in lines:
+                say("   " + line)
+    failed = [r for r in results if r.error]
+    if failed and len(failed) == len(results):
+        raise InputError(f"every panel query failed, e.g. {failed[0].query.panel_title!r}: {failed[0].error}")
+
+
+@app.command()
+def demo(
+    sessions: Annotated[int, typer.Option("--sessions", help="conversations to run")] = 2,
+    turns: Annotated[int, typer.Option("--turns", help="user turns per conversation")] = 3,
+    slow: Annotated[int, typer.Option("--slow", help="turns answered slower than slow_turn_ms")] = 1,
+    fail: Annotated[int, typer.Option("--fail", help="turns whose LLM call fails")] = 1,
+    model: Annotated[str, typer.Option("--model", help="model name the fake LLM answers as")] = "gpt-4o-mini",
+    url: Url = None,
+    org: Org = None,
+    token: Token = None,
+    env_file: EnvFile = Path(".env"),
+    values: ValuesFiles = None,
+    set_: Sets = None,
+    templates: Templates = None,
+    output: Output = Format.TEXT,
+) -> None:
+    """Send real bot traffic to O2: Pipecat sessions against a local fake LLM, traced by the instrumentation."""
+    from provision.bundle import load_bundle
+    from provision.output import emit_json, say
+
+    _quiet_pipecat()
+    if sessions < 1 or turns < 1:
+        raise InputError("--sessions and --turns must be at least 1")
+    if slow < 0 or fail < 0 or slow + fail > sessions * turns:
+        raise InputError(f"--slow + --fail must be between 0 and the {sessions * turns} turns of the run")
+    bundle = load_bundle(_sources(templates, values, set_))
+    settings = _settings(url, org, token, env_file)
+    assert settings.authorization is not None
+    from provision.demo.traffic import TrafficPlan, slow_turns_of
+
+    plan = TrafficPlan(sessions, turns, slow, fail, slow_seconds=bundle.values.slow_turn_ms / 1000 + 0.5, model=model)
+    results = _run_demo(settings, bundle.values.stream, plan)
+    slow_turns = slow_turns_of(plan, results)
+    if output is Format.JSON:
+        emit_json(
+            {
+                "sessions": [
+                    {
+                        "session_id": r.session_id,
+                        "turns": [
+                            {
+                                "turn": t.number,
+                                "prompt_tokens": t.prompt_tokens,
+                                "completion_tokens": t.completion_tokens,
+                                "failed": t.failed,
+                            }
+                            for t in r.turns
+                        ],
+                    }
+                    for r in results
+                ]
+            }
+        )
+        return
+    for result in results:
+        say(f"session {result.session_id}: {len(result.turns)} turns in {result.seconds:.1f}s")
+        for turn in result.turns:
+            state = "LLM call failed" if turn.failed else f"{turn.prompt_tokens}+{turn.completion_tokens} tokens"
+            if (result.session_id, turn.number) in slow_turns:
+                state += f", slow (the LLM took {plan.slow_seconds:.1f}s to answer)"
+            say(f"  turn {turn.number}: {state}")
+    say(f"Traffic sent to {settings.url} (stream {bundle.values.stream!r}); see it with `o2-provision report`.")
+
+
+def _quiet_pipecat() -> None:
+    """Keep Pipecat's own logging (an import banner, per-frame errors) out of the demo's output."""
+    import logging
+    import warnings
+
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="CRITICAL")
+    logging.getLogger("instrumentation").setLevel(logging.WARNING)
+    # OpenInference's wrapper of the async TTS call leaves a coroutine un-awaited; that span is dropped.
+    warnings.filterwarnings("ignore", message="coroutine 'AsyncAPIResponse.parse' was never awaited")
+
+
+def _run_demo(settings: Settings, stream: str, plan: TrafficPlan) -> list[SessionResult]:
+    """Trace real sessions into O2; Pipecat and the OTel SDK are only imported here."""
+    import asyncio
+
+    from instrumentation import setup_openobserve
+    from provision.demo.traffic import run_traffic
+
+    assert settings.authorization is not None
+    provider = setup_openobserve(
+        url=settings.url,
+        org=settings.org,
+        auth_token=settings.authorization.reveal(),
+        stream=stream,
+        service_name="pipecat-demo-bot",
+        load_env_file=False,
+    )
+    results = asyncio.run(run_traffic(plan))
+    provider.force_flush()
+    return results
 
 
 ENV_EXAMPLE = """\
@@ -457,7 +631,7 @@ def main() -> NoReturn:
     except ProvisionError as exc:
         from provision.output import error
 
-        error(exc, fmt)
+        error(exc, fmt is Format.JSON)
         sys.exit(int(exc.exit_code))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -470,7 +644,7 @@ def main() -> NoReturn:
         if type(exc).__name__ == "NoArgsIsHelpError":
             sys.stdout.write(exc.format_message().removeprefix("error: ") + "\n")
             sys.exit(0)
-        error(InputError(exc.format_message()), fmt)
+        error(InputError(exc.format_message()), fmt is Format.JSON)
         sys.exit(int(ExitCode.INPUT))
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provision.apply import ApplyResult
 from provision.errors import ProvisionError
-from provision.plan import Action, Change, Plan
 
-SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-", Action.NOOP: "="}
-PAST = {
-    Action.CREATE: "created",
-    Action.UPDATE: "updated",
-    Action.DELETE: "deleted",
-    Action.NOOP: "unchanged",
-}
+if TYPE_CHECKING:  # kept out of start-up: render and validate never import the HTTP client
+    from provision.apply import ApplyResult
+    from provision.plan import Change, Plan
 
-
-class Format(StrEnum):
-    TEXT = "text"
-    JSON = "json"
+# Keyed by Action values (a StrEnum, so Action members find these entries).
+SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
+PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
+STATUS = {"unchanged": "in sync", "update": "drifted", "create": "missing", "delete": "undeclared"}
 
 
 def emit_json(document: Any) -> None:
@@ -37,8 +30,8 @@ def warn(line: str) -> None:
     sys.stderr.write(f"warning: {line}\n")
 
 
-def error(exc: ProvisionError, fmt: Format) -> None:
-    if fmt is Format.JSON:
+def error(exc: ProvisionError, as_json: bool) -> None:
+    if as_json:
         doc = {"error": exc.message, "exit_code": int(exc.exit_code)}
         if exc.hint:
             doc["hint"] = exc.hint
@@ -65,6 +58,8 @@ def change_doc(change: Change) -> dict[str, Any]:
 
 
 def plan_summary(plan: Plan) -> dict[str, int]:
+    from provision.plan import Action
+
     return {a.value: plan.count(a) for a in Action}
 
 
@@ -79,7 +74,7 @@ def plan_doc(plan: Plan, notes: list[str]) -> dict[str, Any]:
 
 def print_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
     for change in plan.changes:
-        if change.action is Action.NOOP and not show_unchanged:
+        if change.action == "unchanged" and not show_unchanged:
             continue
         say(f"  {SYMBOL[change.action]} {change.action.value:9} {change.kind.label:15} {change.key}")
         for d in change.diffs:
@@ -101,11 +96,8 @@ def result_doc(result: ApplyResult, plan: Plan) -> dict[str, Any]:
         "done": [change_doc(c) for c in result.done],
         "failed": [{**change_doc(f.change), "error": f.error.message} for f in result.failed],
         "skipped": [change_doc(c) for c in result.skipped],
-        "unchanged": plan.count(Action.NOOP),
+        "unchanged": plan_summary(plan)["unchanged"],
     }
-
-
-STATUS = {Action.NOOP: "in sync", Action.UPDATE: "drifted", Action.CREATE: "missing", Action.DELETE: "undeclared"}
 
 
 def print_status(plan: Plan, url: str, org: str) -> None:
@@ -116,8 +108,8 @@ def print_status(plan: Plan, url: str, org: str) -> None:
             say(f"        {d.path}: server {short(d.before)}, templates {short(d.after)}")
     for line in plan.blocked:
         say(f"  blocked    {line}")
-    drifted = plan.count(Action.UPDATE) + plan.count(Action.CREATE)
+    counts = plan_summary(plan)
     say(
-        f"{plan.count(Action.NOOP)} in sync, {drifted} drifted or missing, "
-        f"{plan.count(Action.DELETE)} managed but no longer declared."
+        f"{counts['unchanged']} in sync, {counts['update'] + counts['create']} drifted or missing, "
+        f"{counts['delete']} managed but no longer declared."
     )

@@ -1,83 +1,135 @@
-"""``python -m provision.demo.main_job`` (``make demo``): trace two real offline bot sessions.
+"""`make demo`: the whole flow on this machine, as a user would run it.
 
-Spans go to the OpenObserve named by ``OPENOBSERVE_URL`` / ``OPENOBSERVE_AUTH_TOKEN`` (environment or
-``.env``). Without ``OPENOBSERVE_URL`` they go to a local OTLP receiver that prints each span.
-The bot talks to a fake OpenAI server on 127.0.0.1, so no API key or network is needed.
+apply the dashboards and alerts, send real bot traffic (one slow turn, one failed turn), print what the
+dashboards show (`o2-provision report`) and the alert notifications a local webhook received.
+With `OPENOBSERVE_URL` set (environment or `.env`) it runs against that OpenObserve; without it, it starts
+the project's O2 stand-in (`tests/o2_standin`, from a checkout of this repository) on 127.0.0.1 and says so.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import logging
+import json
 import os
+import shlex
+import subprocess
 import sys
-import warnings
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
-from loguru import logger as pipecat_logger
 
-from instrumentation import ConfigurationError, setup_openobserve
-from provision.demo.bot import SessionResult, run_session
-from provision.demo.fake_openai import FakeOpenAI
-from provision.demo.receiver import OTLPReceiver, describe
-
-_LOCAL_TOKEN = base64.b64encode(b"demo@example.com:demo-password").decode()
+ROOT_EMAIL = "root@example.com"
+ROOT_PASSWORD = "Complexpass#123"
+REPO = Path(__file__).resolve().parents[2]
 
 
-async def _sessions() -> list[SessionResult]:
-    async with FakeOpenAI(fail_calls=[5]) as fake:
-        first = await run_session(fake.base_url, turns=3, interrupt_turn=2, user_id="demo-user")
-        second = await run_session(fake.base_url, turns=2, user_id="demo-user")
-    return [first, second]
+class Webhook:
+    """A local alert destination that keeps and prints what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+                received.append(body)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def _report(results: list[SessionResult]) -> None:
-    for result in results:
-        print(f"session {result.session_id}: {len(result.turns)} turns in {result.seconds:.1f}s")
-        for turn in result.turns:
-            flags = " ".join(f for f, on in (("interrupted", turn.interrupted), ("LLM call failed", turn.failed)) if on)
-            print(
-                f"  turn {turn.number}: {turn.prompt_tokens} prompt + {turn.completion_tokens} completion tokens"
-                + (f" ({flags})" if flags else "")
-            )
+def start_standin() -> tuple[subprocess.Popen[str], str]:
+    """Start the O2 stand-in as a process and return it with its URL."""
+    if not (REPO / "tests" / "o2_standin").is_dir():
+        sys.exit("error: no OPENOBSERVE_URL and no stand-in (it lives in tests/ of a checkout of this repository)")
+    env = {
+        **os.environ,
+        "ZO_ROOT_USER_EMAIL": ROOT_EMAIL,
+        "ZO_ROOT_USER_PASSWORD": ROOT_PASSWORD,
+        "ZO_SSRF_ALLOW_LOOPBACK": "true",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.o2_standin", "--port", "0"], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if "http://" not in line:
+        proc.kill()
+        sys.exit(f"error: the stand-in did not start: {line!r}")
+    return proc, line[line.index("http://") :]
+
+
+def run(*args: str, env: dict[str, str]) -> int:
+    """Run one o2-provision command as a user would, showing it first."""
+    print(f"\n$ o2-provision {shlex.join(args)}", flush=True)
+    return subprocess.call([sys.executable, "-m", "provision", *args], env=env)
 
 
 def main() -> int:
-    """Run the demo; return the process exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("instrumentation").setLevel(logging.INFO)
-    pipecat_logger.remove()
-    pipecat_logger.add(sys.stderr, level="WARNING")
-    # OpenInference's wrapper of the OpenAI TTS call leaves a coroutine un-awaited; the span is dropped.
-    warnings.filterwarnings("ignore", message="coroutine 'AsyncAPIResponse.parse' was never awaited")
     load_dotenv(find_dotenv(usecwd=True), override=False)
-    receiver: OTLPReceiver | None = None
+    env = dict(os.environ)
+    standin: subprocess.Popen[str] | None = None
+    webhook = Webhook()
+    values = ["--set", f"webhook_url={webhook.url}", "--set", "slow_turn_threshold=1"]
     try:
-        if os.environ.get("OPENOBSERVE_URL"):
-            provider = setup_openobserve(service_name="o2-provision-demo")
+        if env.get("OPENOBSERVE_URL"):
+            print(f"Using the OpenObserve at {env['OPENOBSERVE_URL']} (OPENOBSERVE_URL).")
+            print("Its alerts can only reach this machine's webhook if O2 runs here with ZO_SSRF_ALLOW_LOOPBACK=true.")
         else:
-            receiver = OTLPReceiver().start()
+            standin, url = start_standin()
+            env["OPENOBSERVE_URL"] = url
+            env["OPENOBSERVE_ORG"] = "default"
+            env["OPENOBSERVE_AUTH_TOKEN"] = base64.b64encode(f"{ROOT_EMAIL}:{ROOT_PASSWORD}".encode()).decode()
             print(
-                "No OpenObserve configured (OPENOBSERVE_URL is not set): spans go to a local OTLP "
-                f"receiver at {receiver.url} and are printed below."
+                f"No OpenObserve configured (OPENOBSERVE_URL is not set): using the local O2 stand-in at {url}\n"
+                "(tests/o2_standin: OpenObserve's API, ingestion, SQL and alert evaluation, re-implemented for tests)."
             )
-            provider = setup_openobserve(
-                url=receiver.url, auth_token=_LOCAL_TOKEN, service_name="o2-provision-demo", load_env_file=False
-            )
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    results = asyncio.run(_sessions())
-    provider.force_flush()
-    _report(results)
-    if receiver is not None:
-        spans = sorted(receiver.spans(), key=lambda s: s.start_ns)
-        print(f"\n{len(spans)} spans received at {receiver.requests[0].path if receiver.requests else '-'}:")
-        for span in spans:
-            print(" ", describe(span))
-        receiver.stop()
-    return 0
+        print(f"Alert notifications go to a local webhook at {webhook.url}.")
+        steps = [
+            ["apply", "--yes", "--bootstrap-stream", *values],
+            ["demo", "--sessions", "2", "--turns", "3", "--slow", "1", "--fail", "1", *values],
+        ]
+        for step in steps:
+            if run(*step, env=env) != 0:
+                return 1
+        time.sleep(1.0)  # let the last spans be ingested
+        if standin is not None:
+            print("\nFast-forwarding the stand-in's alert scheduler by one minute (O2 evaluates every minute).")
+            with urllib.request.urlopen(
+                urllib.request.Request(f"{env['OPENOBSERVE_URL']}/_standin/scheduler/run?advance_seconds=60", b"")
+            ) as answer:
+                answer.read()
+        if run("report", "--since", "15m", "--rows", "5", *values, env=env) != 0:
+            return 1
+        time.sleep(0.5)
+        print(f"\n{len(webhook.received)} alert notification(s) received by the webhook:")
+        for body in webhook.received:
+            try:
+                print(json.dumps(json.loads(body), indent=2))
+            except json.JSONDecodeError:
+                print(body)
+        return 0
+    finally:
+        webhook.stop()
+        if standin is not None:
+            standin.terminate()
+            standin.wait(timeout=10)
 
 
 if __name__ == "__main__":

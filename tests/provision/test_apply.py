@@ -207,3 +207,70 @@ def test_the_token_never_appears_in_any_output(cli: Cli, o2: StandIn, webhook: W
         outputs.append(r.out + r.err)
     assert all(TOKEN not in text for text in outputs)
     assert "refused the credentials" in outputs[-1]
+
+
+MINI_DASHBOARD = """{
+  "version": 8, "title": "Mini", "description": "{{ note }}",
+  "tabs": [{"tabId": "default", "name": "Default", "panels": [
+    {"id": "p1", "type": "line", "title": "turns", "description": "", "config": {"show_legends": true},
+     "queryType": "sql",
+     "queries": [{"query": "SELECT histogram(_timestamp) AS ts, count(*) AS n FROM \\"default\\" GROUP BY ts",
+                  "customQuery": true,
+                  "fields": {"stream": "default", "stream_type": "traces",
+                             "x": [{"label": "ts", "alias": "ts"}], "y": [{"label": "n", "alias": "n"}],
+                             "filter": {"filterType": "group", "logicalOperator": "AND", "conditions": []}},
+                  "config": {"promql_legend": ""}}],
+     "layout": {"x": 0, "y": 0, "w": 96, "h": 18, "i": 1}}]}]
+}"""
+
+
+def test_a_dashboard_edited_concurrently_is_reread_and_written_once(tmp_path: Path, o2: StandIn) -> None:
+    from provision.bundle import Sources, load_bundle
+    from provision.config import load_settings
+    from provision.kinds import Kind
+    from provision.plan import Action
+    from provision.workflow import execute, plan_for, read
+
+    templates = custom_templates(tmp_path)
+    shutil.rmtree(templates / "dashboards")
+    (templates / "dashboards").mkdir()
+    (templates / "dashboards" / "mini.json.j2").write_text(MINI_DASHBOARD.replace("{{ note }}", "v1"))
+    settings = load_settings(url=o2.url, token=TOKEN, env_file=tmp_path / ".env", environ={})
+    sources = Sources(templates, [], [])
+    session = read(settings, load_bundle(sources))
+    execute(
+        session,
+        load_bundle(sources),
+        plan_for(session, load_bundle(sources), prune=False),
+        stop_on_error=True,
+        progress=None,
+    )
+
+    (templates / "dashboards" / "mini.json.j2").write_text(MINI_DASHBOARD.replace("{{ note }}", "v2"))
+    bundle = load_bundle(sources)
+    session = read(settings, bundle)
+    plan = plan_for(session, bundle, prune=False)
+    [change] = [c for c in plan.pending() if c.kind is Kind.DASHBOARD]
+    assert change.action is Action.UPDATE
+
+    # Someone saves the dashboard in the UI after our read: our hash is now stale.
+    dashboard_id = change.remote.id
+    with api(o2) as http:
+        wrapper = http.get(f"/api/default/dashboards/{dashboard_id}").json()
+        inner = {**wrapper["v8"], "title": "Mini"}
+        inner["tabs"][0]["panels"][0]["title"] = "edited in the UI"
+        r = http.put(
+            f"/api/default/dashboards/{dashboard_id}",
+            params={"folder": change.remote.folder_id, "hash": wrapper["hash"]},
+            json=inner,
+        )
+        assert r.status_code == 200
+    o2.clear_requests()
+    result = execute(session, bundle, plan, stop_on_error=True, progress=None)
+    assert result.failed == []
+    puts = [r for r in o2.requests if r.method == "PUT"]
+    assert [r.status for r in puts] == [409, 200]
+    with api(o2) as http:
+        final = http.get(f"/api/default/dashboards/{dashboard_id}").json()["v8"]
+    assert final["description"].startswith("v2")
+    assert final["tabs"][0]["panels"][0]["title"] == "turns"
