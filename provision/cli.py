@@ -52,6 +52,7 @@ CaCert = Annotated[Path | None, typer.Option("--ca-cert", help="CA bundle to ver
 Insecure = Annotated[bool, typer.Option("--insecure", help="do not verify O2's TLS certificate")]
 Concurrency = Annotated[int, typer.Option("--concurrency", help="requests in flight at once")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each HTTP request to stderr")]
 
 
 def _sources(templates: Path | None, values: list[Path] | None, sets: list[str] | None) -> Sources:
@@ -69,6 +70,7 @@ def _settings(
     ca_cert: Path | None = None,
     insecure: bool = False,
     concurrency: int = 8,
+    verbose: bool = False,
 ) -> Settings:
     from provision.config import load_settings
 
@@ -81,6 +83,7 @@ def _settings(
         ca_cert=ca_cert,
         insecure=insecure,
         concurrency=concurrency,
+        verbose=verbose,
     )
 
 
@@ -174,6 +177,7 @@ def plan(
     ca_cert: CaCert = None,
     insecure: Insecure = False,
     concurrency: Concurrency = 8,
+    verbose: Verbose = False,
 ) -> None:
     """Compare the templates with O2 and show what apply would change."""
     from provision.bundle import validated_bundle
@@ -181,7 +185,7 @@ def plan(
     from provision.workflow import plan_for, read
 
     bundle = validated_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency, verbose)
     session = read(settings, bundle)
     with session.client:
         the_plan = plan_for(session, bundle, prune=prune)
@@ -222,6 +226,7 @@ def apply(
     ca_cert: CaCert = None,
     insecure: Insecure = False,
     concurrency: Concurrency = 8,
+    verbose: Verbose = False,
 ) -> None:
     """Converge O2 to the templates: create, update in place, and with --prune delete."""
     from provision.bundle import validated_bundle
@@ -234,7 +239,7 @@ def apply(
     if on_error not in ("fail", "continue"):
         raise InputError(f"--on-error must be fail or continue, got {on_error!r}")
     bundle = validated_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency, verbose)
     session = read(settings, bundle)
     with session.client:
         the_plan = plan_for(session, bundle, prune=prune)
@@ -304,6 +309,7 @@ def destroy(
     ca_cert: CaCert = None,
     insecure: Insecure = False,
     concurrency: Concurrency = 8,
+    verbose: Verbose = False,
 ) -> None:
     """Delete everything o2-provision manages on O2, in reverse dependency order."""
     from provision.bundle import load_bundle
@@ -312,7 +318,7 @@ def destroy(
     from provision.workflow import destroy_plan, execute, read
 
     bundle = load_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency, verbose)
     session = read(settings, bundle)
     with session.client:
         the_plan = destroy_plan(session, bundle)
@@ -366,6 +372,7 @@ def status(
     ca_cert: CaCert = None,
     insecure: Insecure = False,
     concurrency: Concurrency = 8,
+    verbose: Verbose = False,
 ) -> None:
     """What o2-provision manages on O2, and where the server has drifted from the templates."""
     from provision.bundle import load_bundle
@@ -373,7 +380,7 @@ def status(
     from provision.workflow import plan_for, read
 
     bundle = load_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency, verbose)
     session = read(settings, bundle)
     with session.client:
         the_plan = plan_for(session, bundle, prune=True)
@@ -426,6 +433,7 @@ def doctor(
     timeout: Timeout = 10.0,
     ca_cert: CaCert = None,
     insecure: Insecure = False,
+    verbose: Verbose = False,
 ) -> None:
     """Check O2 is reachable, its version, the credentials, the organization, the stream and destinations."""
     from provision.bundle import load_bundle
@@ -434,7 +442,7 @@ def doctor(
     from provision.output import emit_json, say
 
     bundle = load_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, verbose=verbose)
     with O2Client(settings, retries=0) as client:
         checks = run_checks(client, bundle)
     if output is Format.JSON:
@@ -463,6 +471,7 @@ def report(
     ca_cert: CaCert = None,
     insecure: Insecure = False,
     concurrency: Concurrency = 8,
+    verbose: Verbose = False,
 ) -> None:
     """Print what the dashboards show over a time range: every panel's query, run through _search."""
     from provision.bundle import load_bundle
@@ -474,7 +483,7 @@ def report(
         raise InputError(f"--rows must be at least 1, got {rows}")
     start_us, end_us = time_range(since)
     bundle = load_bundle(_sources(templates, values, set_))
-    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency)
+    settings = _settings(url, org, token, env_file, timeout, ca_cert, insecure, concurrency, verbose)
     with O2Client(settings) as client:
         results = run_report(client, bundle, start_us, end_us, settings.concurrency)
     if output is Format.JSON:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -46,7 +47,6 @@ class O2Client:
         *,
         retries: int = 3,
         backoff: float = 0.25,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.retries = retries
@@ -62,7 +62,6 @@ class O2Client:
             timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0)),
             verify=settings.verify,
             limits=httpx.Limits(max_connections=max(settings.concurrency, 1) + 2),
-            transport=transport,
         )
 
     def __enter__(self) -> O2Client:
@@ -99,11 +98,13 @@ class O2Client:
                 self.stats.writes += 1
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 response = self._http.request(
                     method, path, params=params, json=json_body, content=content, headers=headers
                 )
             except httpx.TimeoutException:
+                self._trace(method, path, params, "timeout", started)
                 if may_retry and attempt < self.retries:
                     attempt += 1
                     self._sleep(attempt, None)
@@ -113,6 +114,7 @@ class O2Client:
                     hint="check the URL, or raise --timeout",
                 ) from None
             except httpx.TransportError as exc:
+                self._trace(method, path, params, type(exc).__name__, started)
                 if may_retry and attempt < self.retries:
                     attempt += 1
                     self._sleep(attempt, None)
@@ -121,6 +123,7 @@ class O2Client:
                     f"cannot reach O2 at {self.settings.url}: {_transport_reason(exc)}",
                     hint="check OPENOBSERVE_URL and that O2 is running",
                 ) from None
+            self._trace(method, path, params, str(response.status_code), started)
             if response.status_code in RETRY_STATUSES and may_retry and attempt < self.retries:
                 attempt += 1
                 self._sleep(attempt, response.headers.get("retry-after"))
@@ -140,6 +143,22 @@ class O2Client:
 
     def delete(self, path: str, **params: Any) -> Any:
         return _json(self.request("DELETE", path, params=params or None))
+
+    def search(
+        self, sql: str, start_us: int, end_us: int, *, stream_type: str = "traces", search_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of an SQL query over [start_us, end_us) through O2's `_search`."""
+        body = {"query": {"sql": sql, "start_time": start_us, "end_time": end_us, "from": 0, "size": 1000}}
+        params = {"type": stream_type, **({"search_type": search_type} if search_type else {})}
+        answer = _json(self.request("POST", f"/api/{self.org}/_search", params=params, json_body=body, retry=True))
+        return list((answer or {}).get("hits") or []) if isinstance(answer, dict) else []
+
+    def _trace(self, method: str, path: str, params: Mapping[str, Any] | None, outcome: str, started: float) -> None:
+        """With --verbose, one line per HTTP attempt on stderr (never headers or bodies)."""
+        if self.settings.verbose:
+            query = f"?{httpx.QueryParams(params)}" if params else ""
+            elapsed = (time.monotonic() - started) * 1000
+            sys.stderr.write(f"http: {method} {path}{query} -> {outcome} ({elapsed:.0f} ms)\n")
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:
         delay = self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)

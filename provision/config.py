@@ -49,6 +49,7 @@ class Settings:
     timeout: float = 10.0
     verify: bool | str = True
     concurrency: int = 8
+    verbose: bool = False
 
     @property
     def has_credentials(self) -> bool:
@@ -102,6 +103,7 @@ def load_settings(
     ca_cert: Path | None = None,
     insecure: bool = False,
     concurrency: int = 8,
+    verbose: bool = False,
     require_token: bool = True,
 ) -> Settings:
     """Resolve settings from flags, then the environment, then `.env`."""
@@ -142,4 +144,5 @@ def load_settings(
         timeout=timeout,
         verify=verify,
         concurrency=concurrency,
+        verbose=verbose,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ def run_checks(client: O2Client, bundle: Bundle) -> list[Check]:
     checks.append(_credentials(client))
     if checks[-1].status == "ok":
         checks.append(_stream(client, bundle.values.stream))
+        if checks[-1].status == "ok":
+            checks.extend(_llm(client, bundle.values.stream))
     else:
         checks.append(Check("traces stream", "skip", "needs working credentials"))
     checks.extend(_destinations(bundle))
@@ -81,6 +84,51 @@ def _stream(client: O2Client, stream: str) -> Check:
         f"stream {stream!r} has no data yet; alerts on it cannot be created",
         "run your bot with the instrumentation, or `o2-provision apply --bootstrap-stream`",
     )
+
+
+def _llm(client: O2Client, stream: str) -> list[Check]:
+    """Is the stream an LLM stream, and does every model seen in the last hour have a price?"""
+    end = int(time.time() * 1_000_000)
+    sql = (
+        "SELECT gen_ai_response_model AS model, count(*) AS calls, sum(gen_ai_usage_cost) AS cost "
+        f'FROM "{stream}" WHERE gen_ai_response_model IS NOT NULL GROUP BY gen_ai_response_model'
+    )
+    try:
+        rows = client.search(sql, end - 3_600_000_000, end)
+    except ProvisionError as exc:
+        if "gen_ai_" not in exc.message:
+            return [Check("LLM stream", "warn", exc.message)]
+        return [
+            Check(
+                "LLM stream",
+                "warn",
+                f"no LLM span in {stream!r} yet, so O2's LLM views (sessions, tokens, cost) are empty",
+                "call setup_openobserve() at start-up: it traces each OpenAI call, which O2 enriches",
+            )
+        ]
+    checks = [Check("LLM stream", "ok", f"O2 enriches the LLM spans of {stream!r} (tokens, cost, sessions)")]
+    for row in rows:
+        model = str(row.get("model"))
+        try:
+            match = client.post(f"/api/{client.org}/llm/models/test", {"model_name": model})
+        except ProvisionError as exc:
+            checks.append(Check(f"price of {model}", "warn", exc.message))
+            continue
+        matched = (match or {}).get("matched") if isinstance(match, dict) else None
+        if matched:
+            checks.append(Check(f"price of {model}", "ok", f"priced by {matched.get('name')!r}"))
+        elif float(row.get("cost") or 0) > 0:
+            checks.append(Check(f"price of {model}", "ok", "priced by O2's built-in table"))
+        else:
+            checks.append(
+                Check(
+                    f"price of {model}",
+                    "warn",
+                    f"{row.get('calls')} call(s) in the last hour cost 0: O2 has no price for {model!r}",
+                    "add it to model_prices in your values and apply",
+                )
+            )
+    return checks
 
 
 def _destinations(bundle: Bundle) -> list[Check]:

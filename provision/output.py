@@ -39,7 +39,7 @@ def error(exc: ProvisionError, as_json: bool) -> None:
         return
     line = f"error: {exc.message}"
     if exc.hint:
-        line += f" ({exc.hint})"
+        line += f"; {exc.hint}"
     sys.stderr.write(line + "\n")
 
 

@@ -51,9 +51,8 @@ def load_values(root: Path, files: list[Path], assignments: dict[str, Any]) -> V
     defaults_file = root / "values.yaml"
     if not defaults_file.is_file():
         defaults_file = builtin_templates() / "values.yaml"
-    layers = [load_file(defaults_file)] + [load_file(f) for f in files]
-    names = ", ".join(str(f) for f in files) or str(defaults_file)
-    return build(*layers, assignments, source=names if not assignments else f"{names} + --set")
+    layers = [(str(defaults_file), load_file(defaults_file))] + [(str(f), load_file(f)) for f in files]
+    return build([*layers, ("--set", assignments)])
 
 
 def render_bundle(root: Path, values: Values) -> Bundle:

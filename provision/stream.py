@@ -15,16 +15,8 @@ BOOTSTRAP_SPAN = "o2-provision.bootstrap"
 def stream_exists(client: O2Client, stream: str) -> bool:
     """Whether O2 has a traces stream of that name (it appears with the first span)."""
     now_us = int(time.time() * 1_000_000)
-    body = {
-        "query": {
-            "sql": f'SELECT count(*) AS n FROM "{stream}"',
-            "start_time": now_us - 60_000_000,
-            "end_time": now_us,
-            "size": 1,
-        }
-    }
     try:
-        client.request("POST", f"/api/{client.org}/_search", params={"type": "traces"}, json_body=body, retry=True)
+        client.search(f'SELECT count(*) AS n FROM "{stream}"', now_us - 60_000_000, now_us)
     except ProvisionError as exc:
         if "stream not found" in exc.message.lower():
             return False

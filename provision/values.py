@@ -87,22 +87,27 @@ class _SetString(str):
     """A value that came from `--set`, so it may be converted from text to the field's type."""
 
 
-def build(*layers: dict[str, Any], source: str = "values") -> Values:
-    """Merge layers (later wins) and check them against the schema."""
+def build(layers: list[tuple[str, dict[str, Any]]]) -> Values:
+    """Merge (source, values) layers, later winning, and check them against the schema.
+
+    An error names the layer the offending value came from: a file, or `--set`.
+    """
     merged: dict[str, Any] = {}
-    for layer in layers:
+    origin: dict[str, str] = {}
+    for source, layer in layers:
         merged.update(layer)
+        origin.update(dict.fromkeys(layer, source))
     hints = get_type_hints(Values)
     known = {f.name for f in fields(Values)}
     unknown = sorted(set(merged) - known)
     if unknown:
-        raise InputError(f"{source}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
+        raise InputError(f"{origin[unknown[0]]}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
     missing = sorted(known - set(merged))
     if missing:
-        raise InputError(f"{source}: missing value {missing[0]!r}")
-    typed = {name: _coerce(name, merged[name], hints[name], source) for name in known}
+        raise InputError(f"{layers[0][0]}: missing value {missing[0]!r}")
+    typed = {name: _coerce(name, merged[name], hints[name], origin[name]) for name in known}
     values = Values(**typed)
-    _check(values, source)
+    _check(values, origin)
     return values
 
 
@@ -171,43 +176,43 @@ def _model_price(name: str, raw: Any, source: str) -> ModelPrice:
     return ModelPrice(**typed)
 
 
-def _check(values: Values, source: str) -> None:
+def _check(values: Values, origin: dict[str, str]) -> None:
+    def fail(name: str, problem: str) -> InputError:
+        return InputError(f"{origin[name]}: {name} {problem}")
+
     for name in POSITIVE:
         if getattr(values, name) <= 0:
-            raise InputError(f"{source}: {name} must be greater than 0, got {getattr(values, name)}")
+            raise fail(name, f"must be greater than 0, got {getattr(values, name)}")
     for name in AT_LEAST_ONE_MINUTE:
         if getattr(values, name) < 1:
-            raise InputError(f"{source}: {name} must be at least 1 (minutes), got {getattr(values, name)}")
+            raise fail(name, f"must be at least 1 (minutes), got {getattr(values, name)}")
     if values.alert_silence_minutes < 0:
-        raise InputError(f"{source}: alert_silence_minutes must not be negative")
-    if not values.stream.strip():
-        raise InputError(f"{source}: stream must not be empty")
-    if not values.folder.strip():
-        raise InputError(f"{source}: folder must not be empty")
+        raise fail("alert_silence_minutes", "must not be negative")
+    for name in ("stream", "folder"):
+        if not getattr(values, name).strip():
+            raise fail(name, "must not be empty")
     for name in ("webhook_url", "slack_webhook_url"):
         url = getattr(values, name)
         if url is not None and not URL_RE.match(url):
-            raise InputError(f"{source}: {name} must be an http:// or https:// URL, got {url!r}")
+            raise fail(name, f"must be an http:// or https:// URL, got {url!r}")
     for email in values.alert_emails:
         if not EMAIL_RE.match(email):
-            raise InputError(f"{source}: alert_emails has an invalid address {email!r}")
+            raise fail("alert_emails", f"has an invalid address {email!r}")
     seen: set[str] = set()
     for price in values.model_prices:
         if not price.name.strip():
-            raise InputError(f"{source}: a model_prices entry has an empty name")
+            raise fail("model_prices", "has an entry with an empty name")
         if price.name in seen:
-            raise InputError(f"{source}: model_prices has two entries named {price.name!r}")
+            raise fail("model_prices", f"has two entries named {price.name!r}")
         seen.add(price.name)
         try:
             re.compile(price.match_pattern)
         except re.error as exc:
-            raise InputError(
-                f"{source}: model_prices {price.name!r} match_pattern is not a valid regex: {exc}"
-            ) from None
+            raise fail("model_prices", f"{price.name!r}: match_pattern is not a valid regex: {exc}") from None
         for label in ("input_per_1m", "output_per_1m", "cache_read_per_1m"):
             amount = getattr(price, label)
             if amount is not None and amount < 0:
-                raise InputError(f"{source}: model_prices {price.name!r} {label} must not be negative")
+                raise fail("model_prices", f"{price.name!r}: {label} must not be negative")
 
 
 def _kind(raw: Any) -> str:

@@ -115,8 +115,8 @@ def make_handler(app: App, router: Router) -> type[BaseHTTPRequestHandler]:
                         return
                     elif f.kind == "status":
                         resp = msg(f.status, "injected fault")
-                        self._send(resp, path)
                         app.record_request(RequestRecord(self.command, path, query, f.status))
+                        self._send(resp, path)
                         return
             enc = headers.pop("content-encoding", "")
             try:
@@ -132,9 +132,10 @@ def make_handler(app: App, router: Router) -> type[BaseHTTPRequestHandler]:
                 except Exception as e:  # pragma: no cover - defensive
                     traceback.print_exc()
                     resp = msg(500, f"stand-in internal error: {e}")
-            self._send(resp, path)
+            # Logged before answering, so a client that has its answer also finds its request in the log.
             if not is_hook:
                 app.record_request(RequestRecord(self.command, path, query, resp.status))
+            self._send(resp, path)
 
         def _send(self, resp: Response, path: str) -> None:
             self.send_response(resp.status)
