@@ -197,15 +197,21 @@ def test_status_reports_drift(cli: Cli, o2: StandIn, webhook: Webhook) -> None:
 def test_the_token_never_appears_in_any_output(cli: Cli, o2: StandIn, webhook: Webhook) -> None:
     outputs = []
     for args in (
-        ("apply", "--yes", "--bootstrap-stream", f"--set=webhook_url={webhook.url}"),
-        ("plan", "-o", "json", f"--set=webhook_url={webhook.url}"),
-        ("status", f"--set=webhook_url={webhook.url}"),
-        ("doctor", f"--set=webhook_url={webhook.url}"),
-        ("apply", "--yes", "--token", "Basic d3Jvbmc6d3Jvbmc="),
+        ("apply", "--yes", "--verbose", "--bootstrap-stream", f"--set=webhook_url={webhook.url}"),
+        ("plan", "-v", "-o", "json", f"--set=webhook_url={webhook.url}"),
+        ("status", "-v", f"--set=webhook_url={webhook.url}"),
+        ("doctor", "-v", f"--set=webhook_url={webhook.url}"),
+        ("report", "-v", "-o", "json", f"--set=webhook_url={webhook.url}"),
+        ("demo", "--sessions", "1", "--turns", "1", "--slow", "0", "--fail", "0"),
+        ("plan", "-v", "-o", "json", "--org", "nosuchorg"),
+        ("destroy", "-v", "--yes", "-o", "json", f"--set=webhook_url={webhook.url}"),
+        ("apply", "--yes", "-v", "--token", "Basic d3Jvbmc6d3Jvbmc="),
     ):
         r = cli(*args)
         outputs.append(r.out + r.err)
     assert all(TOKEN not in text for text in outputs)
+    assert all("Complexpass" not in text for text in outputs)
+    assert "http: GET /api/v2/default/folders/alerts -> 200" in outputs[0]
     assert "refused the credentials" in outputs[-1]
 
 
