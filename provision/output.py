@@ -113,3 +113,21 @@ def print_status(plan: Plan, url: str, org: str) -> None:
         f"{counts['unchanged']} in sync, {counts['update'] + counts['create']} drifted or missing, "
         f"{counts['delete']} managed but no longer declared."
     )
+
+
+def print_progress(change: Change, error: ProvisionError | None) -> None:
+    """One line as each change lands (or fails)."""
+    if error is None:
+        say(f"  {PAST[change.action]} {change.kind.label} {change.key}")
+    else:
+        say(f"  failed to {change.action.value} {change.kind.label} {change.key}: {error.message}")
+
+
+def summary(verb: str, result: ApplyResult, plan: Plan) -> str:
+    """`Apply complete: 2 created, 1 updated, …` for the end of apply and destroy."""
+    done = {action: sum(1 for c in result.done if c.action == action) for action in PAST}
+    state = "incomplete" if result.failed else "complete"
+    return (
+        f"{verb} {state}: {done['create']} created, {done['update']} updated, {done['delete']} deleted, "
+        f"{plan_summary(plan)['unchanged']} unchanged, {len(result.failed)} failed, {len(result.skipped)} skipped"
+    )

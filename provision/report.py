@@ -77,3 +77,34 @@ def _cell(value: Any) -> str:
         return f"{value:.6f}" if 0 < abs(value) < 0.01 else f"{value:,.1f}"
     text = str(value)
     return text if len(text) <= 60 else text[:59] + "…"
+
+
+def report_doc(results: list[PanelResult], start_us: int, end_us: int) -> dict[str, Any]:
+    """The report as one JSON document."""
+    return {
+        "start_time": start_us,
+        "end_time": end_us,
+        "panels": [
+            {
+                "dashboard": r.query.dashboard,
+                "panel": r.query.panel_title,
+                "sql": r.query.sql,
+                "rows": r.rows,
+                "error": r.error,
+            }
+            for r in results
+        ],
+    }
+
+
+def print_report(results: list[PanelResult], rows: int) -> None:
+    """Each dashboard's panels as plain-text tables."""
+    dashboard = None
+    for result in results:
+        if result.query.dashboard != dashboard:
+            dashboard = result.query.dashboard
+            print(f"\n== {dashboard} ==")
+        print(f"\n-- {result.query.panel_title}")
+        lines = [f"error: {result.error}"] if result.error else format_table(result.rows, columns_of(result), rows)
+        for line in lines:
+            print("   " + line)

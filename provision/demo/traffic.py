@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from provision.config import Settings
 from provision.demo.bot import SessionResult, run_session
 from provision.demo.fake_openai import FakeOpenAI
+from provision.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,24 @@ def slow_turns_of(plan: TrafficPlan, results: list[SessionResult]) -> set[tuple[
         for turn in result.turns
         if index * plan.turns + turn.number in slow
     }
+
+
+def trace_traffic(settings: Settings, stream: str, plan: TrafficPlan) -> list[SessionResult]:
+    """Run the plan with the instrumentation sending every turn to the O2 of the settings."""
+    import asyncio
+
+    from instrumentation import setup_openobserve
+
+    if settings.authorization is None:
+        raise InputError("OPENOBSERVE_AUTH_TOKEN is not set")
+    provider = setup_openobserve(
+        url=settings.url,
+        org=settings.org,
+        auth_token=settings.authorization.reveal(),
+        stream=stream,
+        service_name="pipecat-demo-bot",
+        load_env_file=False,
+    )
+    results = asyncio.run(run_traffic(plan))
+    provider.force_flush()
+    return results
