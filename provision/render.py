@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from dataclasses import dataclass
 from importlib import resources
@@ -64,6 +65,7 @@ def render_bundle(root: Path, values: Values) -> Bundle:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        bytecode_cache=_bytecode_cache(),
     )
     context = values.context()
     notes: list[str] = []
@@ -96,6 +98,17 @@ def render_bundle(root: Path, values: Values) -> Bundle:
         out.extend(items)
     _check_unique(out)
     return Bundle(values=values, resources=out, notes=notes)
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by their source); none where the cache dir is not writable."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "o2-provision" / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _render_kind(env: jinja2.Environment, root: Path, kind: Kind, context: dict[str, Any]) -> list[Desired]:
