@@ -288,6 +288,17 @@ def traces_write(app: App, req: Request) -> Response:
         return msg(400, str(e))
     records, rejected = build_records(app, stream, decoded, req.org)
     if records:
+        existing = app.store.stream(req.org, "traces", stream, create=False)
+        columns = set(existing.schema) if existing is not None else set()
+        for record in records:
+            columns.update(record)
+        if len(columns) > COLUMN_LIMIT:  # ZO_COLS_PER_RECORD_LIMIT, over the batch's union schema (§2.5)
+            return msg(
+                400,
+                f"error while writing trace data: Got {len(columns)} columns for stream {req.org}/traces/{stream}, "
+                f"only {COLUMN_LIMIT} columns accept. Data discarded. You can set the environment variable "
+                "ZO_COLS_PER_RECORD_LIMIT to increase the limit.",
+            )
         st = app.store.stream(req.org, "traces", stream, create=True)
         assert st is not None
         st.append(records)
@@ -306,6 +317,9 @@ def traces_write(app: App, req: Request) -> Response:
     if rejected:
         return json_resp(206, {"partialSuccess": {"rejectedSpans": rejected, "errorMessage": PARTIAL_MSG}})
     return json_resp(200, {"partialSuccess": None})
+
+
+COLUMN_LIMIT = 1000
 
 
 def register(r: Router) -> None:

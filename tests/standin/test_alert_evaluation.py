@@ -516,3 +516,188 @@ def test_eval_failed_delivery_recorded(env: Env, receiver: Receiver) -> None:
     receiver.wait_for(1)
     assert len(receiver.received) >= 1
     assert env.standin.notifications[0].status_code == 500
+
+
+# ---------------------------------------------------------------- more condition shapes
+
+
+def _cond(column: str, op: str, value: Any, logical: str, **kw: Any) -> dict[str, Any]:
+    return {
+        "filterType": "condition",
+        "column": column,
+        "operator": op,
+        "value": value,
+        "logicalOperator": logical,
+        **kw,
+    }
+
+
+def test_eval_v2_logical_operators_and_before_or(env: Env) -> None:
+    # items [a(AND), b(OR), dur(AND)] render as  a OR b AND dur  ==  a OR (b AND dur)
+    env.ingest(
+        otlp_span("a", start_ns=env.at(-100), duration_us=1000),
+        otlp_span("b", start_ns=env.at(-101), duration_us=1000),
+        otlp_span("b_slow", start_ns=env.at(-102), duration_us=9000),
+    )
+    conds = {
+        "version": 2,
+        "conditions": {
+            "filterType": "group",
+            "logicalOperator": "AND",
+            "conditions": [
+                _cond("operation_name", "=", "a", "AND"),
+                _cond("operation_name", "contains", "b", "OR"),
+                _cond("duration", ">", 5000, "AND"),
+            ],
+        },
+    }
+    body = custom("prec")
+    body["query_condition"]["conditions"] = conds
+    create_alert(env.client, body)
+    env.run()
+    (got,) = env.wait(1)
+    assert sorted(fields(got)["rows"].split("\\n")) == ["a", "b_slow"]
+
+
+def test_eval_not_contains_condition(env: Env) -> None:
+    env.ingest(v2v_span(env, "llm_call", 1), v2v_span(env, "tts_call", 1, offset_s=-130))
+    create_alert(
+        env.client, custom("no_llm", ("operation_name", "not_contains", "llm"), ("operation_name", "!=", "seed"))
+    )
+    env.run()
+    (body,) = env.wait(1)
+    assert fields(body)["rows"] == "tts_call"
+
+
+def test_eval_null_conditions_never_fire(env: Env) -> None:
+    env.ingest(v2v_span(env, "x", 1))
+    body = custom("nullcond")
+    body["query_condition"]["conditions"] = None
+    create_alert(env.client, body)
+    env.run()
+    assert env.quiet() == []
+
+
+def test_eval_v1_tree_conditions(env: Env) -> None:
+    env.ingest(v2v_span(env, "keep", 1), v2v_span(env, "drop", 1, offset_s=-130))
+    body = custom("v1tree")
+    body["query_condition"]["conditions"] = {
+        "and": [
+            {"column": "operation_name", "operator": "!=", "value": "seed"},
+            {"not": {"column": "operation_name", "operator": "=", "value": "drop"}},
+        ]
+    }
+    create_alert(env.client, body)
+    env.run()
+    (got,) = env.wait(1)
+    assert fields(got)["rows"] == "keep"
+
+
+def test_eval_aggregation_alert(env: Env) -> None:
+    env.ingest(
+        otlp_span("a", start_ns=env.at(-100), duration_us=2000),
+        otlp_span("b", start_ns=env.at(-101), duration_us=4000),
+    )
+    for name, limit in (("avg_gt_1000", 1000), ("avg_gt_5000", 5000)):
+        body = custom(name, ("operation_name", "!=", "seed"), row_template="{service_name}")
+        body["query_condition"]["aggregation"] = {
+            "group_by": ["service_name"],
+            "function": "avg",
+            "having": {"column": "duration", "operator": ">", "value": limit},
+        }
+        create_alert(env.client, body)
+    env.run()
+    bodies = env.wait(1)
+    assert len(bodies) == 1
+    f = fields(bodies[0])
+    assert f["alert"] == "avg_gt_1000"
+    assert f["count"] == "1"
+    assert f["rows"] == "bot"
+
+
+def test_eval_realtime_v2_ignore_case(env: Env) -> None:
+    body = _realtime("rt_ci")
+    body["query_condition"]["conditions"] = {
+        "version": 2,
+        "conditions": {
+            "filterType": "group",
+            "logicalOperator": "AND",
+            "conditions": [_cond("operation_name", "=", "HIT", "AND", ignore_case=True)],
+        },
+    }
+    create_alert(env.client, body)
+    env.ingest(v2v_span(env, "hit", 1, offset_s=-5))
+    (got,) = env.wait(1)
+    assert fields(got)["alert"] == "rt_ci"
+
+
+def test_eval_context_attributes_metadata_and_unset_placeholders(env: Env, receiver: Receiver) -> None:
+    create_template(
+        env.client, "ctx_tpl", "env={env};team={team};prio={alert_priority};tags={alert_tags};desc={alert_description}"
+    )
+    create_destination(env.client, "meta", receiver.url + "/m", template="ctx_tpl", metadata={"team": "voice"})
+    env.ingest(v2v_span(env, "x", 1))
+    create_alert(
+        env.client,
+        custom(
+            "ctx_alert",
+            ("operation_name", "=", "x"),
+            destinations=["meta"],
+            context_attributes={"env": "prod"},
+            description="latency",
+        ),
+    )
+    env.run()
+    (body,) = env.wait(1)
+    assert fields(body) == {"env": "prod", "team": "voice", "prio": "", "tags": "", "desc": "latency"}
+
+
+def test_eval_silence_starts_on_match_even_without_notification(env: Env) -> None:
+    # '>= 0' matches with zero rows: nothing is sent, but the 10-minute silence starts
+    create_alert(
+        env.client,
+        custom("ge_zero", ("operation_name", "=", "late"), threshold=0, trigger={"period": 30, "silence": 10}),
+    )
+    env.run()
+    assert env.quiet() == []
+    env.ingest(v2v_span(env, "late", 1, offset_s=30))
+    env.standin.clock.set(env.t0 + 60)
+    env.run()  # silenced: not evaluated although a row would now be found
+    assert env.quiet() == []
+    env.standin.clock.set(env.t0 + 600)
+    env.run()
+    (body,) = env.wait(1)
+    assert fields(body)["rows"] == "late"
+
+
+def test_eval_late_run_evaluates_only_latest_slot(env: Env) -> None:
+    env.ingest(v2v_span(env, "x", 1))
+    create_alert(env.client, custom("late_run", ("operation_name", "=", "x"), trigger={"period": 30}))
+    env.run()
+    assert len(env.wait(1)) == 1
+    env.standin.clock.advance(300)  # five 1-minute slots were missed
+    env.run()
+    assert len(env.wait(2)) == 2
+    assert len(env.quiet()) == 2
+
+
+def test_eval_trigger_time_is_scheduler_clock(env: Env, receiver: Receiver) -> None:
+    create_template(env.client, "tt", "t={alert_trigger_time};s={alert_trigger_time_seconds}")
+    create_destination(env.client, "tthook", receiver.url + "/tt", template="tt")
+    env.ingest(v2v_span(env, "x", 1))
+    create_alert(env.client, custom("tt_alert", ("operation_name", "=", "x"), destinations=["tthook"]))
+    env.run()
+    (body,) = env.wait(1)
+    assert fields(body) == {"t": str(env.t0 * 1_000_000), "s": str(env.t0)}
+
+
+def test_eval_realtime_silence_uses_alert_silence_minutes(env: Env) -> None:
+    create_alert(env.client, _realtime("rt_s2", ("operation_name", "=", "hit"), trigger={"silence": 2}))
+    env.ingest(v2v_span(env, "hit", 1, offset_s=-5))
+    assert len(env.wait(1)) == 1
+    env.standin.clock.advance(60)
+    env.ingest(v2v_span(env, "hit", 2, offset_s=-4))
+    assert len(env.quiet()) == 1  # max(2 min, 30 s) not yet over
+    env.standin.clock.advance(61)
+    env.ingest(v2v_span(env, "hit", 3, offset_s=-3))
+    assert len(env.wait(2)) == 2

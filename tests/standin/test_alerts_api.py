@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from typing import Any
@@ -544,3 +545,50 @@ def test_alert_bulk_enable(ac: httpx.Client) -> None:
     assert sorted(body["successful"]) == sorted([a, b])
     assert body["unsuccessful"] == []
     assert all(ac.get(f"{A}/{i}").json()["enabled"] is True for i in (a, b))
+
+
+def test_alert_optional_fields_omitted_when_unset(ac: httpx.Client) -> None:
+    aid = create_alert(ac, alert_body("sparse"))
+    a = ac.get(f"{A}/{aid}").json()
+    for k in ("tags", "template", "context_attributes", "priority", "deduplication"):
+        assert k not in a, k
+    assert a["last_edited_by"] == ROOT_EMAIL
+    assert isinstance(a["updated_at"], int)
+
+
+def test_alert_context_attributes_keys_trimmed_empty_dropped(ac: httpx.Client) -> None:
+    aid = create_alert(ac, alert_body("ctx", context_attributes={" env ": "prod", "": "x", "  ": "y"}))
+    assert ac.get(f"{A}/{aid}").json()["context_attributes"] == {"env": "prod"}
+
+
+def test_alert_vrl_function_normalised(ac: httpx.Client) -> None:
+    def enc(s: str) -> str:
+        return base64.urlsafe_b64encode(s.encode()).decode()
+
+    def dec(s: str) -> str:
+        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)).decode()
+
+    body = alert_body("vrl")
+    body["query_condition"]["vrl_function"] = enc(".x = 1")
+    aid = create_alert(ac, body)
+    assert dec(ac.get(f"{A}/{aid}").json()["query_condition"]["vrl_function"]) == ".x = 1\n."
+    body = alert_body("vrl_dot")
+    body["query_condition"]["vrl_function"] = enc(".")
+    aid = create_alert(ac, body)
+    assert ac.get(f"{A}/{aid}").json()["query_condition"].get("vrl_function") is None
+
+
+def test_alert_cron_cleared_unless_cron_frequency_type(ac: httpx.Client) -> None:
+    body = alert_body("not_cron")
+    body["trigger_condition"].update(frequency_type="minutes", cron="0 */5 * * * *")
+    aid = create_alert(ac, body)
+    tc = ac.get(f"{A}/{aid}").json()["trigger_condition"]
+    assert tc["cron"] == ""
+    assert tc["frequency_type"] == "minutes"
+
+
+def test_alert_name_trimmed(ac: httpx.Client) -> None:
+    r = ac.post(A, json=alert_body("  padded  "))
+    assert r.status_code == 200
+    assert r.json()["name"] == "padded"
+    assert ac.get(f"{A}/{r.json()['id']}").json()["name"] == "padded"

@@ -499,3 +499,55 @@ def test_panel_update_unknown_is_404(client: httpx.Client) -> None:
     r = client.put(f"{D}/{did}/panels/nope", params={"hash": w["hash"]}, json={"panel": panel_body("nope")})
     assert r.status_code == 404
     assert r.json() == {"code": 404, "message": "Panel not found: nope"}
+
+
+def test_panel_add_without_tabs_is_404(client: httpx.Client) -> None:
+    w = client.post(D, json={"version": 8, "title": "empty"}).json()
+    r = client.post(f"{D}/{dash_id(w)}/panels", params={"hash": w["hash"]}, json={"panel": panel_body()})
+    assert r.status_code == 404
+    assert r.json() == {"code": 404, "message": "Tab not found: (no tabs)"}
+
+
+def test_panel_add_unknown_tab_is_404(client: httpx.Client) -> None:
+    w = create_dashboard(client)
+    r = client.post(
+        f"{D}/{dash_id(w)}/panels", params={"hash": w["hash"]}, json={"panel": panel_body(), "tabId": "nope"}
+    )
+    assert r.status_code == 404
+    assert r.json() == {"code": 404, "message": "Tab not found: nope"}
+
+
+def test_panel_add_wrong_folder_is_404(client: httpx.Client) -> None:
+    fid = create_folder(client, "Other")
+    w = create_dashboard(client)
+    r = client.post(f"{D}/{dash_id(w)}/panels", params={"hash": w["hash"], "folder": fid}, json={"panel": panel_body()})
+    assert r.status_code == 404
+
+
+def test_panel_add_stale_hash_is_409(client: httpx.Client) -> None:
+    w = create_dashboard(client)
+    r = client.post(f"{D}/{dash_id(w)}/panels", params={"hash": "1"}, json={"panel": panel_body()})
+    assert r.status_code == 409
+
+
+def test_create_owner_from_body_kept(client: httpx.Client) -> None:
+    w = client.post(D, json=dashboard_body("own", owner="someone@example.com")).json()
+    assert w["v8"]["owner"] == "someone@example.com"
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05Z"),
+        ("2026-01-02T03:04:05.123+05:30", "2026-01-02T03:04:05.123+05:30"),
+    ],
+)
+def test_create_created_echoed_rfc3339(client: httpx.Client, sent: str, echoed: str) -> None:
+    w = client.post(D, json=dashboard_body("c", created=sent)).json()
+    assert w["v8"]["created"] == echoed
+
+
+def test_create_created_without_offset_is_422(client: httpx.Client) -> None:
+    r = client.post(D, json=dashboard_body("c", created="2026-01-02T03:04:05"))
+    assert r.status_code == 422
+    assert r.text.startswith(PREFIX_422)

@@ -326,3 +326,40 @@ def test_ssrf_guard_off_with_flags(make_standin: Callable[..., Any], flag: str) 
         for i, url in enumerate(["http://127.0.0.1:9/h", "http://10.1.2.3/h", "http://svc.internal/h"]):
             r = c.post(DST, json={"name": f"d{i}", "url": url})
             assert r.status_code == 200, (url, r.text)
+
+
+def test_destination_email_and_sns_validation(client: httpx.Client) -> None:
+    r = client.post(DST, json={"name": "e", "type": "email", "emails": []})
+    assert r.status_code == 400
+    assert r.json() == {"code": 400, "message": "Email destination must have at least one email recipient"}
+    r = client.post(DST, json={"name": "e", "type": "email", "emails": [ROOT_EMAIL]})
+    assert r.status_code == 400
+    assert r.json() == {"code": 400, "message": "Email destination must have SMTP configured"}
+    r = client.post(DST, json={"name": "s", "type": "sns"})
+    assert r.status_code == 400
+    assert r.json() == {"code": 400, "message": "SNS destination must have Topic ARN and Region"}
+
+
+def test_destination_test_route_ssrf_refusal_is_200_success_false(client: httpx.Client) -> None:
+    r = client.post(f"{DST}/test", json={"url": "http://10.0.0.1/x", "type": "http"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["success"] is False
+    assert body["error"]
+    assert not body["error"].startswith(SSRF_PREFIX)
+
+
+def test_destination_test_route_sends(lclient: httpx.Client, receiver: Any) -> None:
+    r = lclient.post(f"{DST}/test", json={"url": receiver.url + "/t", "type": "http", "body": '{"x":1}'})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["success"] is True
+    assert body["statusCode"] == 200
+    assert body["responseBody"] == "ok"
+    receiver.wait_for(1)
+    assert receiver.received[0].body == '{"x":1}'
+
+
+def test_destination_named_test_cannot_be_fetched(client: httpx.Client) -> None:
+    create_destination(client, "test", PUBLIC)
+    assert client.get(f"{DST}/test").status_code == 405

@@ -13,7 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.o2_standin import StandIn
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def logged(standin: Any, n: int, timeout: float = 1.0) -> list[Any]:
+    """The request log once it holds n records (the stand-in may append a record just after answering)."""
+    deadline = time.monotonic() + timeout
+    while len(standin.requests) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return list(standin.requests)
 
 
 def test_fault_latency(standin: Any, anon: httpx.Client) -> None:
@@ -68,7 +78,7 @@ def test_request_log_records_method_path_query_status(standin: Any, client: http
     client.get("/api/default/dashboards", params={"folder": "default"})
     client.get("/api/nosuchorg/dashboards")
     client.post("/api/default/dashboards", json={"title": ""})
-    recs = [(r.method, r.path, r.status) for r in standin.requests]
+    recs = [(r.method, r.path, r.status) for r in logged(standin, 3)]
     assert recs == [
         ("GET", "/api/default/dashboards", 200),
         ("GET", "/api/nosuchorg/dashboards", 404),
@@ -83,12 +93,12 @@ def test_request_log_records_fault_status(standin: Any, anon: httpx.Client) -> N
     standin.faults.add(r"^/healthz$", kind="status", status=503, times=1)
     anon.get("/healthz")
     anon.get("/healthz")
-    assert [(r.path, r.status) for r in standin.requests] == [("/healthz", 503), ("/healthz", 200)]
+    assert [(r.path, r.status) for r in logged(standin, 2)] == [("/healthz", 503), ("/healthz", 200)]
 
 
 def test_request_log_clear(standin: Any, anon: httpx.Client) -> None:
     anon.get("/healthz")
-    assert standin.requests
+    assert logged(standin, 1)
     standin.clear_requests()
     assert standin.requests == []
 
@@ -96,6 +106,7 @@ def test_request_log_clear(standin: Any, anon: httpx.Client) -> None:
 def test_request_log_http_hook(standin: Any, anon: httpx.Client) -> None:
     standin.clear_requests()
     anon.get("/healthz")
+    logged(standin, 1)
     r = anon.get("/_standin/requests")
     assert r.status_code == 200
     assert "/healthz" in r.text
@@ -105,8 +116,6 @@ def test_request_log_http_hook(standin: Any, anon: httpx.Client) -> None:
 
 
 def test_context_manager_starts_and_stops() -> None:
-    from tests.o2_standin import StandIn
-
     with StandIn(root_email="root@example.com", root_password="Complexpass#123") as s:
         url = s.url
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -301,3 +302,88 @@ def test_search_from_offset(client: httpx.Client) -> None:
     body = r.json()
     assert [h["operation_name"] for h in body["hits"]] == ["s2", "s3"]
     assert body["from"] == 2
+
+
+def test_search_histogram_interval_in_sql_used_verbatim(client: httpx.Client) -> None:
+    # '7 minute' buckets by 7 minutes from date_bin's origin 2001-01-01T00:00:00, not snapped to 5 or 10
+    origin = int(datetime(2001, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+    step = 7 * MIN_US
+    b = base_us()
+    bucket = origin + (b - origin) // step * step
+    ts = [bucket + 10_000_000, bucket + step - 10_000_000, bucket + step + 10_000_000]
+    ingest_ok(client, [at(t, f"s{i}") for i, t in enumerate(ts)])
+    r = search(
+        client,
+        "SELECT histogram(_timestamp,'7 minute') AS ts, count(*) AS n FROM \"default\" GROUP BY ts ORDER BY ts",
+        bucket,
+        bucket + 3 * step,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["hits"] == [{"ts": iso(bucket), "n": 2}, {"ts": iso(bucket + step), "n": 1}]
+
+
+def test_search_histogram_one_argument_auto_interval(client: httpx.Client) -> None:
+    # a 90-minute range (>= 1 h, < 2 h) gives 30-second buckets
+    b = base_us()
+    ingest_ok(client, [at(b, "a"), at(b + 20_000_000, "b"), at(b + 40_000_000, "c")])
+    r = search(
+        client,
+        'SELECT histogram(_timestamp) AS ts, count(*) AS n FROM "default" GROUP BY ts ORDER BY ts',
+        b - 60 * MIN_US,
+        b + 30 * MIN_US,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["hits"] == [{"ts": iso(b), "n": 2}, {"ts": iso(b + 30_000_000), "n": 1}]
+
+
+def test_search_unknown_function_is_20005(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "a")])
+    r = search(client, 'SELECT nosuchfn(operation_name) AS x FROM "default"', b, b + MIN_US)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == 20005
+    assert body["message"] == "unknown function 'nosuchfn'"
+    assert "error_detail" not in body
+
+
+def test_search_base64_encoded_sql(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "encoded")])
+    sql = base64.urlsafe_b64encode(b'SELECT operation_name FROM "default"').decode()
+    r = client.post(
+        "/api/default/_search",
+        params={"type": "traces"},
+        json={"query": {"sql": sql, "start_time": b, "end_time": b + MIN_US}, "encoding": "base64"},
+    )
+    assert r.status_code == 200, r.text
+    assert [h["operation_name"] for h in r.json()["hits"]] == ["encoded"]
+
+
+def test_search_bad_search_type_is_400(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "a")])
+    r = client.post(
+        "/api/default/_search",
+        params={"type": "traces", "search_type": "bogus"},
+        json={"query": {"sql": 'SELECT operation_name FROM "default"', "start_time": b, "end_time": b + 1}},
+    )
+    assert r.status_code == 400
+
+
+def test_search_o2_custom_pattern_becomes_str_match(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "llm_call"), at(b + 1, "tts")])
+    r = search(client, "SELECT operation_name FROM \"default\" WHERE operation_name = 'llm::_o2_custom'", b, b + MIN_US)
+    assert r.status_code == 200, r.text
+    assert [h["operation_name"] for h in r.json()["hits"]] == ["llm_call"]
+
+
+def test_search_ungrouped_unlisted_aggregate_is_20008(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "a"), at(b + 1, "b")])
+    r = search(client, 'SELECT stddev(duration) AS s FROM "default"', b, b + MIN_US)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == 20008
+    assert body["message"] == "Search SQL execute error"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import secrets
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 from opentelemetry import trace as otel_trace
+from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -557,3 +559,58 @@ def test_json_reference_parent_span_id_attribute_overrides(client: httpx.Client,
     assert ingest(client, [span]).status_code == 200
     (rec,) = standin.records(ORG, "default")
     assert rec["reference_parent_span_id"] == "custom"
+
+
+def test_gzip_body_is_decompressed(client: httpx.Client, standin: Any) -> None:
+    raw = gzip.compress(json.dumps(otlp_request([otlp_span("zipped")])).encode())
+    r = client.post(
+        "/api/default/v1/traces",
+        content=raw,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert r.status_code == 200, r.text
+    assert [x["operation_name"] for x in standin.records(ORG, "default")] == ["zipped"]
+
+
+def test_sdk_protobuf_gzip_export(standin: Any) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "bot"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span("gz").end()
+    provider.shutdown()
+    exporter = OTLPSpanExporter(
+        endpoint=f"{standin.url}/api/default/v1/traces",
+        headers={"Authorization": basic_header()},
+        compression=Compression.Gzip,
+    )
+    assert exporter.export(memory.get_finished_spans()) == SpanExportResult.SUCCESS
+    assert [x["operation_name"] for x in standin.records(ORG, "default")] == ["gz"]
+
+
+def test_unknown_content_encoding_is_415(client: httpx.Client) -> None:
+    r = client.post(
+        "/api/default/v1/traces",
+        content=json.dumps(otlp_request([otlp_span("x")])),
+        headers={"Content-Type": "application/json", "Content-Encoding": "compress"},
+    )
+    assert r.status_code == 415
+
+
+def test_json_span_key_colliding_with_resource_column_is_prefixed(client: httpx.Client, standin: Any) -> None:
+    span = otlp_span("s", attrs={"service.deployment.environment": "span-value"})
+    r = ingest(client, otlp_request([span], {"deployment.environment": "prod"}))
+    assert r.status_code == 200
+    (rec,) = standin.records(ORG, "default")
+    assert rec["service_deployment_environment"] == "prod"
+    assert rec["attr_service_deployment_environment"] == "span-value"
+
+
+def test_json_too_many_columns_is_400(client: httpx.Client, standin: Any) -> None:
+    span = otlp_span("wide", attrs={f"col{i}": "v" for i in range(1001)})
+    r = ingest(client, [span])
+    assert r.status_code == 400
+    body = r.json()
+    assert body["code"] == 400
+    assert body["message"].startswith("error while writing trace data: Got ")
+    assert "columns for stream default/traces/default, only 1000 columns accept. Data discarded." in body["message"]
+    assert standin.records(ORG, "default") == []
