@@ -7,6 +7,7 @@ validation can report serde's `<path>: <error> at line L column C`.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -32,6 +33,14 @@ class Positions:
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUM = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+class _OutOfRange(Exception):
+    """serde_json `number out of range`: a number beyond f64 is a syntax error, not infinity."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__("number out of range")
+        self.last = last  # index of the number's last char (serde reports the column after reading it)
 
 
 class _Scanner:
@@ -79,6 +88,13 @@ class _Scanner:
                     return arr, i + 1
                 i += 1
         val, j = self.dec.raw_decode(self.s, i)
+        if isinstance(val, float) and math.isinf(val):
+            raise _OutOfRange(j - 1)
+        if isinstance(val, int) and not isinstance(val, bool) and abs(val) >= 2**64:
+            try:
+                float(val)
+            except OverflowError:
+                raise _OutOfRange(j - 1) from None
         self.pos.ends[path] = j - 1
         return val, j
 
@@ -137,7 +153,14 @@ def parse_json_body(req: Request) -> tuple[Any, Positions]:
             text_resp(400, f"Failed to parse the request body as JSON: {_serde_syntax_message(e)}")
         ) from None
     pos = Positions(doc)
-    val, _ = _Scanner(doc, pos).value(0, ())
+    try:
+        val, _ = _Scanner(doc, pos).value(0, ())
+    except _OutOfRange as e:
+        line = doc.count("\n", 0, e.last) + 1
+        col = e.last - (doc.rfind("\n", 0, e.last) + 1) + 1
+        raise HttpError(
+            text_resp(400, f"Failed to parse the request body as JSON: number out of range at line {line} column {col}")
+        ) from None
     return val, pos
 
 

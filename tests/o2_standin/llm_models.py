@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from typing import Any
 
 from .app import App
+from .flatten import rust_f64
 from .httpio import Request, Response, json_resp, msg
-from .ids import ksuid
-from .jsonbody import DeserError, as_bool, as_int, as_list, as_map, as_str, parse_json_body, unprocessable
-from .pricing import cost_from_definition, find_definition
+from .ids import is_ksuid, ksuid
+from .jsonbody import DeserError, as_bool, as_enum, as_int, as_list, as_map, as_str, parse_json_body, unprocessable
+from .pricing import cost_from_definition, find_definition, pick_tier
 from .router import Router
+from .rustregex import RustRegexError, compile_rust, rust_search
 
 _SOURCE = {"org": "org", "_meta": "meta_org", "_openobserve": "built_in"}
+# `ZO_MODEL_PRICING_SOURCE_URL` default (openobserve-llm.md §4).
+BUILT_IN_SOURCE_URL = "https://raw.githubusercontent.com/openobserve/sdr_patterns/refs/heads/main/llm_pricing.json"
+_META = set(".+*?()|[]{}^$\\")
 
 
 def _models(app: App, org: str) -> dict[str, dict[str, Any]]:
@@ -25,6 +29,12 @@ def _parse(req: Request) -> dict[str, Any]:
     body, pos = parse_json_body(req)
     try:
         as_map(body, (), "struct ModelPricingDefinition")
+        # server-owned fields are overwritten, but still typed: `id` is a KSUID, `source` an enum
+        mid = body.get("id")
+        if mid is not None and not is_ksuid(as_str(mid, ("id",)) or ""):
+            raise DeserError(("id",), f'invalid value: string "{mid}", expected a KSUID')
+        if body.get("source") is not None:
+            as_enum(body["source"], ("source",), ["org", "meta_org", "built_in"])
         d: dict[str, Any] = {
             "name": as_str(body.get("name", ""), ("name",), optional=True) or "",
             "match_pattern": as_str(body.get("match_pattern", ""), ("match_pattern",), optional=True) or "",
@@ -63,8 +73,8 @@ def _validate(d: dict[str, Any]) -> str | None:
     if len(d["match_pattern"]) > 512:
         return "Match pattern must be 512 characters or fewer"
     try:
-        re.compile(d["match_pattern"])
-    except re.error as e:
+        compile_rust(d["match_pattern"])
+    except RustRegexError as e:
         return f"Invalid regex pattern: {e}"
     if not d["tiers"]:
         return "At least one pricing tier is required"
@@ -77,13 +87,17 @@ def _validate(d: dict[str, Any]) -> str | None:
                 return f"Tier '{t['name']}' has a condition with an empty usage_key"
             v = c.get("value")
             if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(float(v)):
-                return f"Tier '{t['name']}' condition value must be a finite number, got {v}"
+                return f"Tier '{t['name']}' condition value must be a finite number, got {_num(v)}"
         for k, p in t["prices"].items():
             if not isinstance(p, int | float) or isinstance(p, bool) or not math.isfinite(float(p)):
-                return f"Price for '{k}' in tier '{t['name']}' must be a finite number, got {p}"
+                return f"Price for '{k}' in tier '{t['name']}' must be a finite number, got {_num(p)}"
             if p < 0:
-                return f"Price for '{k}' in tier '{t['name']}' must be >= 0, got {p}"
+                return f"Price for '{k}' in tier '{t['name']}' must be >= 0, got {rust_f64(float(p))}"
     return None
+
+
+def _num(v: Any) -> str:
+    return rust_f64(float(v)) if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
 
 
 def public(d: dict[str, Any]) -> dict[str, Any]:
@@ -155,9 +169,23 @@ def delete(app: App, req: Request) -> Response:
 
 
 def _test_string(pattern: str) -> str:
-    p = re.sub(r"^\(\?[a-z]+\)", "", pattern)
-    m = re.match(r"[A-Za-z0-9_\-. ]*", p.replace("\\.", "."))
-    return m.group(0) if m else ""
+    """`derive_test_string`: the literal prefix after a leading `(?i)` and `^`, up to a metacharacter."""
+    p = pattern.removeprefix("(?i)").removeprefix("^").removeprefix("(?i)")
+    out: list[str] = []
+    i = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            if i + 1 < len(p) and p[i + 1] in _META:
+                out.append(p[i + 1])
+                i += 2
+                continue
+            break
+        if c in _META:
+            break
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def list_models(app: App, req: Request) -> Response:
@@ -174,12 +202,9 @@ def list_models(app: App, req: Request) -> Response:
         probe = _test_string(r["match_pattern"])
         parent = None
         for p in parents:
-            try:
-                if probe and re.search(p["match_pattern"], probe):
-                    parent = p
-                    break
-            except re.error:
-                continue
+            if probe and rust_search(p["match_pattern"], probe):
+                parent = p
+                break
         if parent is None:
             parents.append(r)
         else:
@@ -188,7 +213,7 @@ def list_models(app: App, req: Request) -> Response:
 
 
 def built_in(app: App, req: Request) -> Response:
-    return json_resp(200, {"models": [], "source_url": "", "last_updated": 0})
+    return json_resp(200, {"models": [], "source_url": BUILT_IN_SOURCE_URL, "last_updated": 0})
 
 
 def refresh(app: App, req: Request) -> Response:
@@ -210,9 +235,11 @@ def test_match(app: App, req: Request) -> Response:
         d = find_definition(app, req.org, name, ts if ts is not None else app.clock.now_us())
     if d is None:
         return json_resp(200, {"matched": None, "tier": None, "costs": {}, "total_cost": 0.0})
-    costs = cost_from_definition(d, {k: int(v) for k, v in usage.items()})
+    tokens = {k: int(v) for k, v in usage.items()}
+    costs = cost_from_definition(d, tokens)
     total = costs.pop("total", 0.0)
-    tier = next((t["name"] for t in d["tiers"] if not t.get("condition")), None)
+    picked = pick_tier(d.get("tiers") or [], tokens)
+    tier = picked["name"] if picked is not None else None
     return json_resp(200, {"matched": public(d), "tier": tier, "costs": costs, "total_cost": total})
 
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .app import App
+from .rustregex import rust_search
 
 # (pattern, tiers[(min_input_tokens | None, input $/1M, output $/1M)]) — first match wins.
 HARDCODED: list[tuple[str, list[tuple[int | None, float, float]]]] = [
@@ -47,7 +48,7 @@ def _tier_ok(cond: dict[str, Any] | None, usage: dict[str, int]) -> bool:
     }.get(op, False)
 
 
-def _pick_tier(tiers: list[dict[str, Any]], usage: dict[str, int]) -> dict[str, Any] | None:
+def pick_tier(tiers: list[dict[str, Any]], usage: dict[str, int]) -> dict[str, Any] | None:
     for t in tiers:
         if t.get("condition") and _tier_ok(t["condition"], usage):
             return t
@@ -63,10 +64,7 @@ def find_definition(app: App, org: str, model: str, start_us: int) -> dict[str, 
         vf = d.get("valid_from")
         if vf is not None and vf > start_us:
             continue
-        try:
-            if not re.search(d["match_pattern"], model):
-                continue
-        except re.error:
+        if not rust_search(d["match_pattern"], model):
             continue
         cands.append((_SOURCE_PRIORITY.get(d.get("source", "org"), 0), -(vf if vf is not None else -(2**63)), i, d))
     if not cands:
@@ -76,7 +74,7 @@ def find_definition(app: App, org: str, model: str, start_us: int) -> dict[str, 
 
 
 def cost_from_definition(d: dict[str, Any], usage: dict[str, int]) -> dict[str, float]:
-    tier = _pick_tier(d.get("tiers") or [], usage)
+    tier = pick_tier(d.get("tiers") or [], usage)
     out: dict[str, float] = {}
     if tier is None:
         return out

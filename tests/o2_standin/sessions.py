@@ -48,6 +48,11 @@ def _schema_error(schema: dict[str, Any], stream: str) -> str | None:
     return None
 
 
+def _indexed_session(rec: dict[str, Any]) -> Any:
+    """The trace time index's session of a span: its first non-empty `SESSION_ID_COLUMNS` value."""
+    return next((rec[c] for c in SESSION_ID_COLUMNS if rec.get(c) not in (None, "")), None)
+
+
 def first_user_message(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None
@@ -190,6 +195,8 @@ def session_details(app: App, req: Request) -> Response:
     err = _schema_error(schema, stream)
     if err:
         return msg(400, err)
+    if start == 0 and not any(_indexed_session(r) == sid for r in recs):
+        return msg(400, "A caller time range is required when the session time index has no result")
     cols = [c for c in SESSION_ID_COLUMNS if c in schema]
     member = {r.get("trace_id") for r in recs if any(r.get(c) == sid for c in cols)}
     traces: dict[str, list[dict[str, Any]]] = {}
