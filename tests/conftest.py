@@ -86,26 +86,36 @@ class Webhook:
     received: list[dict[str, Any]]
 
 
+class WebhookServer:
+    """A local HTTP receiver that records every request body, for as long as it runs."""
+
+    def __init__(self) -> None:
+        received: list[dict[str, Any]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.hook = Webhook(f"http://127.0.0.1:{self._server.server_address[1]}/hook", received)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode("utf-8", "replace")
-            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = WebhookServer()
     try:
-        yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/hook", received)
+        yield server.hook
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()

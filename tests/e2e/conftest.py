@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from instrumentation import setup_openobserve, uninstrument
 from provision.demo.bot import run_session
 from provision.demo.fake_openai import ChatCall, FakeOpenAI
 from provision.panels import panel_queries
-from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, TOKEN, Cli, Webhook
+from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, TOKEN, Cli, Webhook, WebhookServer
 from tests.o2_standin import StandIn
 
 ORG = "default"
@@ -123,32 +121,6 @@ def start_standin() -> StandIn:
     server = StandIn(root_email=ROOT_EMAIL, root_password=ROOT_PASSWORD, allow_loopback=True)
     server.start()
     return server
-
-
-class WebhookServer:
-    """A module-lived webhook receiver (the shared ``webhook`` fixture is per test)."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8", "replace")
-                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.hook = Webhook(f"http://127.0.0.1:{self._server.server_address[1]}/hook", received)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def cli_for(server: StandIn, cwd: Path) -> Cli:

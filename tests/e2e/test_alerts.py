@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Webhook
+from tests.conftest import Webhook, WebhookServer
 from tests.e2e.conftest import (
     ORG,
     STREAM,
@@ -26,7 +26,6 @@ from tests.e2e.conftest import (
     Played,
     Run,
     SessionPlan,
-    WebhookServer,
     api,
     cli_for,
     play,

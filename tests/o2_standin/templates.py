@@ -6,10 +6,11 @@ import copy
 import json
 from typing import Any
 
+from . import bulk
 from .app import App
 from .httpio import Request, Response, json_resp, msg
 from .ids import ksuid
-from .jsonbody import DeserError, as_enum, as_list, as_map, as_str, parse_json_body, unprocessable
+from .jsonbody import DeserError, as_enum, as_map, as_str, parse_json_body, unprocessable
 from .names import bad_resource_name
 from .router import Router
 
@@ -198,20 +199,7 @@ def delete(app: App, req: Request) -> Response:
 
 
 def bulk_delete(app: App, req: Request) -> Response:
-    body, pos = parse_json_body(req)
-    try:
-        as_map(body, ())
-        if "ids" not in body:
-            raise DeserError((), "missing field `ids`")
-        ids = [as_str(x, ("ids", i)) or "" for i, x in enumerate(as_list(body["ids"], ("ids",)) or [])]
-    except DeserError as e:
-        raise unprocessable(e, pos) from None
-    ok: list[str] = []
-    bad: list[str] = []
-    with app.store.lock:
-        for i in ids:
-            (ok if _delete_one(app, req.org, i).status == 200 else bad).append(i)
-    return json_resp(200, {"successful": ok, "unsuccessful": bad, "err": None})
+    return bulk.bulk_delete(app, req, _delete_one)
 
 
 def system_prebuilt(app: App, req: Request) -> Response:
