@@ -56,7 +56,8 @@ class _Instrumented:
     session_id: str
     observer: TurnObserver
     tracker: TurnTracker
-    restore: list[tuple[LLMService, object]]
+    # Weak: the registry is keyed weakly by the worker, and a service refers back to its worker.
+    restore: list[tuple[weakref.ref[LLMService], object]]
 
 
 _pipelines: weakref.WeakKeyDictionary[PipelineWorker, _Instrumented] = weakref.WeakKeyDictionary()
@@ -89,7 +90,7 @@ def instrument_pipeline(
     tracker = TurnTracker(session, stages, turn_end_grace)
     observer = TurnObserver(tracker)
     worker.add_observer(observer)
-    restore = [(llm, _wrap(llm, tracker)) for llm in processors if isinstance(llm, LLMService)]
+    restore = [(weakref.ref(llm), _wrap(llm, tracker)) for llm in processors if isinstance(llm, LLMService)]
     _pipelines[worker] = _Instrumented(session.session_id, observer, tracker, restore)
     return session.session_id
 
@@ -110,7 +111,10 @@ def uninstrument_all_pipelines() -> None:
 def _undo(instrumented: _Instrumented) -> None:
     instrumented.observer.disable()
     instrumented.tracker.close()
-    for service, previous in instrumented.restore:
+    for service_ref, previous in instrumented.restore:
+        service = service_ref()
+        if service is None:
+            continue
         if previous is _MISSING:
             service.__dict__.pop(_TARGET, None)
         else:

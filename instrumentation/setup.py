@@ -92,7 +92,14 @@ def setup_openobserve(
     instrumentor = OpenAIInstrumentor()
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
-    trace_config = TraceConfig(hide_inputs=not capture_content, hide_outputs=not capture_content)
+    # O2 drops the per-message llm.input_messages.* / llm.output_messages.* attributes at ingestion
+    # and reads input.value / output.value instead: flattening every message costs ~2 ms per call.
+    trace_config = TraceConfig(
+        hide_inputs=not capture_content,
+        hide_outputs=not capture_content,
+        hide_input_messages=True,
+        hide_output_messages=True,
+    )
     instrumentor.instrument(tracer_provider=provider, config=trace_config)
     _installed = _Installed(provider, processor, sessions, config, owns_provider)
     atexit.register(_flush_at_exit)

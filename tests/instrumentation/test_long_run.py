@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 
-from tests.instrumentation.conftest import TOKEN
+from tests.instrumentation.conftest import TOKEN, Tracing
 
 # Runs in its own process: it needs a global tracer provider of its own, exporting to a dead port.
 SCRIPT = """
@@ -63,3 +63,22 @@ def test_thousands_of_turns_with_openobserve_down_leave_nothing_behind() -> None
     assert len(warnings) == 1, proc.stderr[-2000:]
     assert f"127.0.0.1:{port}" in warnings[0] and "Connection refused" in warnings[0]
     assert TOKEN not in proc.stderr + proc.stdout
+
+
+def test_finished_sessions_leave_no_pipeline_behind(tracing: Tracing) -> None:
+    import asyncio
+    import gc
+
+    from pipecat.pipeline.worker import PipelineWorker
+
+    from provision.demo.bot import run_session
+    from provision.demo.fake_openai import FakeOpenAI
+
+    async def sessions() -> None:
+        async with FakeOpenAI(ttft=0.01) as fake:
+            for _ in range(3):
+                await run_session(fake.base_url, turns=1, llm_only=True, turn_end_grace=0.05)
+
+    asyncio.run(sessions())
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, PipelineWorker)] == []
