@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	@$(BIN)/python -m pip install -q -e '.[test,bench]'
 	@$(BIN)/python -m benchmarks
 
 clean:

@@ -1,0 +1,137 @@
+"""Benchmark 1: instrumentation overhead per turn of a real Pipecat pipeline.
+
+The same LLM-only pipeline (``LLMUserAggregator → OpenAILLMService → LLMAssistantAggregator``, the fake
+OpenAI server answering at once) runs in a fresh process per configuration (one global tracer provider
+per process), several repetitions in a shuffled order. Per repetition the untraced run is the baseline:
+every ratio and delta is taken against the untraced run of the same repetition, then the median and the
+min–max over repetitions are printed.
+
+``python -m benchmarks.overhead [--quick] [--reps N] [--sessions S] [--turns T]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.driver import CONFIGS, spawn
+from benchmarks.servers import Servers
+from benchmarks.stats import fmt, load, median, spread, table
+
+LABELS = {
+    "none": "no tracing (baseline)",
+    "pipecat": "Pipecat enable_tracing=True",
+    "oi-pipecat": "openinference-instrumentation-pipecat",
+    "ours": "ours (setup_openobserve + instrument_pipeline)",
+    "ours-lean-openai": "ours, OpenInference without message flattening",
+    "ours-no-openai": "ours minus OpenInference OpenAI instr.",
+    "noop-observer": "no tracing + one no-op observer",
+}
+TARGET_CPU_MS = 0.5
+
+
+def measure(reps: int, sessions: int, turns: int, configs: Sequence[str] = CONFIGS) -> list[dict[str, Any]]:
+    """Every configuration ``reps`` times, shuffled per repetition, against one set of servers."""
+    runs: list[dict[str, Any]] = []
+    rng = random.Random(1)
+    with Servers() as servers:
+        for rep in range(reps):
+            order = list(configs)
+            rng.shuffle(order)
+            for config in order:
+                result = spawn(config, servers.urls["llm"], servers.urls["ok"], sessions, turns)
+                result["rep"] = rep
+                runs.append(result)
+    return runs
+
+
+def per_turn(run: dict[str, Any]) -> tuple[float, float, float]:
+    """CPU ms, wall ms and median turn latency ms per turn."""
+    turns = run["turns"]
+    latencies = sorted(run["latencies_ms"])
+    return run["cpu_s"] * 1000 / turns, run["wall_s"] * 1000 / turns, latencies[len(latencies) // 2]
+
+
+def report(runs: list[dict[str, Any]]) -> str:
+    reps = sorted({r["rep"] for r in runs})
+    base = {r["rep"]: per_turn(r) for r in runs if r["config"] == "none"}
+    rows = []
+    for config in CONFIGS:
+        mine = [r for r in runs if r["config"] == config and r["rep"] in base]
+        if not mine:
+            continue
+        cpu = [per_turn(r)[0] for r in mine]
+        wall = [per_turn(r)[1] for r in mine]
+        lat = [per_turn(r)[2] for r in mine]
+        d_cpu = [per_turn(r)[0] - base[r["rep"]][0] for r in mine]
+        r_cpu = [per_turn(r)[0] / base[r["rep"]][0] for r in mine]
+        d_wall = [per_turn(r)[1] - base[r["rep"]][1] for r in mine]
+        r_wall = [per_turn(r)[1] / base[r["rep"]][1] for r in mine]
+        rows.append(
+            [
+                LABELS[config],
+                f"{fmt(median(cpu))} ({spread(cpu)})",
+                f"{median(d_cpu):+.2f} ({spread(d_cpu)})",
+                f"{fmt(median(r_cpu), 3)} ({spread(r_cpu, 3)})",
+                f"{fmt(median(wall), 1)} ({spread(wall, 1)})",
+                f"{median(d_wall):+.1f} ({spread(d_wall, 1)})",
+                f"{fmt(median(r_wall), 3)}",
+                f"{fmt(median(lat), 1)}",
+                f"{median([r['peak_rss_mb'] for r in mine]):.0f}",
+            ]
+        )
+    turns = runs[0]["turns"] if runs else 0
+    head = [
+        "configuration",
+        "CPU ms/turn",
+        "Δ CPU ms/turn",
+        "CPU ratio",
+        "wall ms/turn",
+        "Δ wall ms/turn",
+        "wall ratio",
+        "p50 turn ms",
+        "peak RSS MB",
+    ]
+    lines = [
+        f"## 1. Instrumentation overhead per turn ({len(reps)} repetitions × {turns} turns, medians (min–max))",
+        "",
+        table(head, rows),
+        "",
+        verdict(runs, base),
+    ]
+    return "\n".join(lines)
+
+
+def verdict(runs: list[dict[str, Any]], base: dict[int, tuple[float, float, float]]) -> str:
+    def delta(config: str, index: int) -> float:
+        return median([per_turn(r)[index] - base[r["rep"]][index] for r in runs if r["config"] == config])
+
+    ours, pipecat = delta("ours", 0), delta("pipecat", 0)
+    if ours != ours or pipecat != pipecat:  # NaN: a configuration was not run
+        return ""
+    ok_abs = ours < TARGET_CPU_MS
+    ok_rel = ours < pipecat / 2
+    return (
+        f"Targets: ours < {TARGET_CPU_MS} ms CPU/turn: {fmt(ours)} ms → {'met' if ok_abs else 'MISSED'}; "
+        f"less than half of Pipecat's own tracing ({fmt(pipecat)} ms): {'met' if ok_rel else 'MISSED'}; "
+        f"wall Δ {delta('ours', 1):+.1f} ms/turn vs Pipecat's {delta('pipecat', 1):+.1f}."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions of 2 × 10 turns")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--turns", type=int, default=20, help="turns per session (a realistic call length)")
+    args = parser.parse_args(argv)
+    reps, sessions, turns = (2, 2, 10) if args.quick else (args.reps, args.sessions, args.turns)
+    print(f"[overhead] {load()}", flush=True)
+    print(report(measure(reps, sessions, turns)))
+    print(f"[overhead] after: {load()}")
+
+
+if __name__ == "__main__":
+    main()
