@@ -7,6 +7,7 @@ command, so `--help` and `render` start fast), and print.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -73,7 +74,7 @@ def doctor(opts: Common) -> None:
     with O2Client(opts.settings(), retries=0) as client:
         checks = run_checks(client, bundle)
     if opts.json:
-        emit_json({"checks": [c.__dict__ for c in checks]})
+        emit_json({"checks": [asdict(c) for c in checks]})
     else:
         for check in checks:
             fix = f" -> {check.fix}" if check.fix and check.status != "ok" else ""

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datafusion import SessionConfig, SessionContext
 
+from .alertmodel import SEARCH_EVENT_TYPES
 from .app import App
 from .httpio import HttpError, Request, Response, json_resp, msg
 from .jsonbody import DeserError, Path, as_int, as_map, as_str, parse_json_body, req_field, unprocessable
@@ -24,19 +25,6 @@ from .sqltext import HistogramError, add_default_order_and_ts, rewrite_histogram
 from .udfs import register_udfs
 
 STREAM_TYPES = {"logs", "metrics", "traces", "enrichment_tables", "metadata"}
-SEARCH_TYPES = {
-    "ui",
-    "dashboards",
-    "reports",
-    "alerts",
-    "values",
-    "other",
-    "rum",
-    "derivedstream",
-    "searchjob",
-    "download",
-    "insights",
-}
 DEFAULT_LIMIT = 1000
 _TABLE_NOT_FOUND = re.compile(r"table '(?:[^']*\.)?([^'.]*)' not found")
 _NO_FIELD = re.compile(r"No field named ([^\s.]+(?:\.[^\s.]+)?)\.")
@@ -295,7 +283,7 @@ def search_handler(app: App, req: Request) -> Response:
     if stype not in STREAM_TYPES:
         stype = "logs"
     st = req.q("search_type")
-    if st is not None and st not in SEARCH_TYPES:
+    if st is not None and st not in SEARCH_EVENT_TYPES:
         raise HttpError(
             Response(
                 400, f"Failed to deserialize query string: unknown variant `{st}`".encode(), "text/plain; charset=utf-8"
