@@ -7,15 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from provision.demo.webhook import WebhookReceiver as Webhook
 from tests.o2_standin import StandIn
 
 ROOT_EMAIL = "root@example.com"
@@ -78,44 +77,11 @@ def offline_cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path, {"OPENOBSERVE_URL": "http://127.0.0.1:9", "OPENOBSERVE_AUTH_TOKEN": TOKEN})
 
 
-@dataclass
-class Webhook:
-    """A local HTTP receiver that records every request body."""
-
-    url: str
-    received: list[dict[str, Any]]
-
-
-class WebhookServer:
-    """A local HTTP receiver that records every request body, for as long as it runs."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8", "replace")
-                received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.hook = Webhook(f"http://127.0.0.1:{self._server.server_address[1]}/hook", received)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    server = WebhookServer()
+    """A local alert destination recording every request, for one test."""
+    receiver = Webhook()
     try:
-        yield server.hook
+        yield receiver
     finally:
-        server.stop()
+        receiver.stop()

@@ -14,44 +14,17 @@ import os
 import shlex
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from dotenv import find_dotenv, load_dotenv
+
+from provision.demo.webhook import WebhookReceiver
 
 ROOT_EMAIL = "root@example.com"
 ROOT_PASSWORD = "Complexpass#123"
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Webhook:
-    """A local alert destination that keeps and prints what it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
-                received.append(body)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def start_standin() -> tuple[subprocess.Popen[str], str]:
@@ -85,7 +58,7 @@ def main() -> int:
     load_dotenv(find_dotenv(usecwd=True), override=False)
     env = dict(os.environ)
     standin: subprocess.Popen[str] | None = None
-    webhook = Webhook()
+    webhook = WebhookReceiver("/alerts")
     values = ["--set", f"webhook_url={webhook.url}", "--set", "slow_turn_threshold=1"]
     try:
         if env.get("OPENOBSERVE_URL"):
@@ -126,7 +99,7 @@ def main() -> int:
             return 0
         time.sleep(0.5)
         print(f"\n{len(webhook.received)} alert notification(s) received by the webhook:")
-        for body in webhook.received:
+        for body in (delivery["body"] for delivery in webhook.received):
             try:
                 print(json.dumps(json.loads(body), indent=2))
             except json.JSONDecodeError:

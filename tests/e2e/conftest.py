@@ -34,7 +34,7 @@ from instrumentation import setup_openobserve, uninstrument
 from provision.demo.bot import run_session
 from provision.demo.fake_openai import ChatCall, FakeOpenAI
 from provision.panels import panel_queries
-from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, TOKEN, Cli, Webhook, WebhookServer
+from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, TOKEN, Cli, Webhook
 from tests.o2_standin import StandIn
 
 ORG = "default"
@@ -299,7 +299,7 @@ def traffic(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """Three sessions (3 + 2 + 2 turns, the last on another model), one slow and one failed LLM call,
     traced into a fresh stand-in; then ``apply`` as a user would run it."""
     server = start_standin()
-    hook = WebhookServer()
+    hook = Webhook()
     try:
         export.to(server)
         try:
@@ -317,10 +317,10 @@ def traffic(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         finally:
             export.release()
         cli = cli_for(server, tmp_path_factory.mktemp("traffic"))
-        applied = cli("apply", "--yes", "--bootstrap-stream", "--set", f"webhook_url={hook.hook.url}")
+        applied = cli("apply", "--yes", "--bootstrap-stream", "--set", f"webhook_url={hook.url}")
         assert applied.code == 0, applied.err
         run.end_us = int(time.time() * 1_000_000) + 1_000_000
-        yield Traffic(server, hook.hook, run, cli, export.service_name)
+        yield Traffic(server, hook, run, cli, export.service_name)
     finally:
         hook.stop()
         server.stop()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Webhook, WebhookServer
+from tests.conftest import Webhook
 from tests.e2e.conftest import (
     ORG,
     STREAM,
@@ -67,8 +67,7 @@ class Alerting:
 @pytest.fixture(scope="module")
 def alerting(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alerting]:
     server = start_standin()
-    receiver = WebhookServer()
-    hook = receiver.hook
+    hook = Webhook()
     try:
         cli = cli_for(server, tmp_path_factory.mktemp("alerts"))
         applied = cli(
@@ -121,7 +120,7 @@ def alerting(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             list(hook.received),
         )
     finally:
-        receiver.stop()
+        hook.stop()
         server.stop()
 
 
