@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from provision.errors import InputError
@@ -29,20 +30,15 @@ def write_rendered(out: Path, bundle: Bundle) -> list[Path]:
         raise InputError(f"--out {out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise InputError(f"--out {out} is not empty and was not written by o2-provision render")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".o2-render-", dir=out.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         (staging / MARKER).write_text("written by o2-provision render\n", encoding="utf-8")
         for relative, text in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    _replace_tree(out, fill)
     return [out / relative for relative in files]
 
 
@@ -68,10 +64,20 @@ def copy_templates(source: Path, target: Path, *, force: bool) -> None:
     """Copy the template tree (without Python files) into target, all at once."""
     if target.exists() and any(target.iterdir()) and not force:
         raise InputError(f"{target} is not empty (use --force to overwrite)")
+    _replace_tree(
+        target,
+        lambda staging: shutil.copytree(
+            source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+        ),
+    )
+
+
+def _replace_tree(target: Path, fill: Callable[[Path], object]) -> None:
+    """Build the new tree beside target, then swap it in; on any failure target is left as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".o2-templates-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        fill(staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
