@@ -87,16 +87,20 @@ OUTPUT = ("output",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_ANNOTATIONS = inspect.get_annotations(Common, eval_str=True)
+# Each shared option as a keyword-only parameter, built once at import for every command to reuse.
+_PARAMETERS = {
+    f.name: inspect.Parameter(
+        f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=_ANNOTATIONS[f.name]
+    )
+    for f in fields(Common)
+}
+
 
 def shared(*groups: tuple[str, ...]) -> Callable[[F], F]:
     """Give a command the options of these groups; it receives them as its `opts: Common` argument."""
     names = [name for group in groups for name in group]
-    defaults = {f.name: f.default for f in fields(Common)}
-    annotations = inspect.get_annotations(Common, eval_str=True)
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name], annotation=annotations[name])
-        for name in names
-    ]
+    added = [_PARAMETERS[name] for name in names]
 
     def decorate(func: F) -> F:
         own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "opts"]
