@@ -135,7 +135,7 @@ def make_plan(desired: list[Desired], state: ServerState, *, prune: bool, folder
     for kind in APPLY_ORDER:
         wanted = {d.key: d for d in by_kind.get(kind, [])}
         home = _home_folder(kind, state, folder)
-        remotes = _in_scope(kind, state.of(kind), state, folder)
+        remotes = _in_scope(kind, state.of(kind), home, folder)
         seen: set[str] = set()
         for remote in remotes:
             target = wanted.get(remote.key) if home is None or remote.folder_id == home else None
@@ -172,9 +172,8 @@ def _home_folder(kind: Kind, state: ServerState, folder: str) -> str | None:
     return None
 
 
-def _in_scope(kind: Kind, remotes: list[Remote], state: ServerState, folder: str) -> list[Remote]:
+def _in_scope(kind: Kind, remotes: list[Remote], home: str | None, folder: str) -> list[Remote]:
     """Objects whose identity could clash with a declared one, or that this tool manages."""
-    home = _home_folder(kind, state, folder)
     if home is not None:
         return [r for r in remotes if r.folder_id == home or r.managed]
     if kind is Kind.FOLDER:
