@@ -4,9 +4,10 @@ OpenObserve stores each attribute as a column named after the key with every cha
 ``[a-z0-9_]`` turned into ``_`` (``pipecat.voice_to_voice_ms`` → ``pipecat_voice_to_voice_ms``), and
 stores every attribute value as a string: numeric columns need a ``CAST`` in SQL.
 
-No key here triggers OpenObserve's LLM rewrite (``gen_ai.*``, ``llm.*``, ``input``, ``prompt`` …):
-O2 sums ``gen_ai_usage_*`` over every span of a trace or session, so a second copy of the tokens on
-our own spans would double every total. The OpenInference child span carries them instead.
+No key of our ``pipecat.*`` spans triggers OpenObserve's LLM rewrite (``gen_ai.*``, ``llm.*``,
+``input``, ``prompt`` …): O2 sums ``gen_ai_usage_*`` over every span of a trace or session, so a second
+copy of the tokens on our own spans would double every total. The OpenInference ``ChatCompletion``
+child span carries them instead, under OpenInference's names (the last section), which O2 reads.
 """
 
 from __future__ import annotations
@@ -42,6 +43,22 @@ INTERRUPTED = "pipecat.interrupted"
 SCHEMA = "pipecat.schema_version"
 
 DEFAULT_CONTENT_LIMIT = 200
+
+# The ``ChatCompletion`` child of ``pipecat.llm_service``: OpenInference's semantic conventions, the
+# same span whether OpenInference's OpenAI instrumentation or our pipeline hooks write it.
+CHAT_SPAN = "ChatCompletion"
+OI_SPAN_KIND = "openinference.span.kind"  # "LLM"
+OI_SYSTEM = "llm.system"
+OI_MODEL = "llm.model_name"  # the model the response names; absent when the call failed
+OI_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+OI_PROMPT_TOKENS = "llm.token_count.prompt"
+OI_COMPLETION_TOKENS = "llm.token_count.completion"
+OI_TOTAL_TOKENS = "llm.token_count.total"
+OI_INPUT = "input.value"  # the request JSON; O2 stores it as gen_ai_input_messages
+OI_INPUT_MIME = "input.mime_type"
+OI_OUTPUT = "output.value"  # the response JSON; O2 stores it as gen_ai_output_messages
+OI_OUTPUT_MIME = "output.mime_type"
+REDACTED = "__REDACTED__"  # input/output text when content capture is off
 
 
 def column(key: str) -> str:

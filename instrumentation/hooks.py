@@ -1,20 +1,24 @@
 """Hooking a Pipecat pipeline: :func:`instrument_pipeline` and its undo.
 
-Turns are tracked by a :class:`~instrumentation.turns.TurnObserver` added to the worker. Each LLM
+Turns are tracked by a :class:`~instrumentation.frames.FrameTap` on the pipeline's processors. Each LLM
 service's ``_process_context`` (the coroutine that makes one inference and awaits its whole stream) is
 replaced on the instance by a wrapper that runs it inside a ``pipecat.llm_service`` span, child of the
-current turn and current while the OpenAI client call runs.
+current turn and current while the call runs. For an OpenAI-compatible service the wrapper also watches
+the request it builds and writes the OpenInference ``ChatCompletion`` child span itself
+(:mod:`instrumentation.chat_span`), with instrumentations suppressed during the client call so that
+OpenInference's OpenAI wrapper, if installed, neither spends its time nor makes a second span.
 
 When Pipecat's own tracing is switched on (``enable_tracing=True``), ``_process_context`` is Pipecat's
 ``@traced_llm`` wrapper. We then apply ``traced_llm`` to our wrapper of the undecorated function, so
 Pipecat's ``llm`` span stays in Pipecat's conversation trace and ours, inside it, is the current span
-during the call: the OpenInference ``ChatCompletion`` span lands under ``pipecat.llm_service`` in our
-per-turn trace either way, and each call still makes exactly one ``pipecat.llm_service`` span.
+during the call: the ``ChatCompletion`` span lands under ``pipecat.llm_service`` in our per-turn trace
+either way, and each call still makes exactly one ``pipecat.llm_service`` span.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import types
 import uuid
 import weakref
@@ -22,6 +26,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from pipecat.frames.frames import LLMTextFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameProcessor
@@ -30,10 +37,12 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.utils.tracing.service_decorators import traced_llm
 
+from instrumentation.chat_span import ChatCall, emit_chat_span
+from instrumentation.frames import FrameTap
 from instrumentation.llm_span import LLMCallRecorder, LLMServiceSpan
 from instrumentation.safety import contained
-from instrumentation.session import SessionInfo
-from instrumentation.turns import DEFAULT_TURN_END_GRACE_S, Stages, Turn, TurnObserver, TurnTracker
+from instrumentation.session import SessionInfo, with_session
+from instrumentation.turns import DEFAULT_TURN_END_GRACE_S, Stages, Turn, TurnTracker
 
 ProcessContext = Callable[..., Awaitable[Any]]
 
@@ -42,6 +51,8 @@ _MISSING = object()
 _TARGET = "_process_context"
 # Methods the service calls during one inference that we watch for the duration of that inference.
 _WATCHED = ("push_frame", "stop_ttfb_metrics", "start_llm_usage_metrics")
+# ... and, on an OpenAI-compatible service, the ones that show its request and tool calls.
+_WATCHED_OPENAI = ("get_chat_completions", "build_chat_completion_params", "run_function_calls")
 
 
 async def _probe(self: object, context: object) -> None:
@@ -54,7 +65,7 @@ _TRACED_LLM_CODE = getattr(traced_llm(_probe), "__code__", None)
 @dataclass
 class _Instrumented:
     session_id: str
-    observer: TurnObserver
+    tap: FrameTap
     tracker: TurnTracker
     # Weak: the registry is keyed weakly by the worker, and a service refers back to its worker.
     restore: list[tuple[weakref.ref[LLMService], object]]
@@ -88,10 +99,11 @@ def instrument_pipeline(
         tts=frozenset(p.name for p in processors if isinstance(p, TTSService)),
     )
     tracker = TurnTracker(session, stages, turn_end_grace)
-    observer = TurnObserver(tracker)
-    worker.add_observer(observer)
+    tap = FrameTap(tracker)
+    tap.attach(processors)
+    worker.add_event_handler("on_pipeline_finished", tap.on_pipeline_finished)
     restore = [(weakref.ref(llm), _wrap(llm, tracker)) for llm in processors if isinstance(llm, LLMService)]
-    _pipelines[worker] = _Instrumented(session.session_id, observer, tracker, restore)
+    _pipelines[worker] = _Instrumented(session.session_id, tap, tracker, restore)
     return session.session_id
 
 
@@ -109,7 +121,7 @@ def uninstrument_all_pipelines() -> None:
 
 
 def _undo(instrumented: _Instrumented) -> None:
-    instrumented.observer.disable()
+    instrumented.tap.detach()
     instrumented.tracker.close()
     for service_ref, previous in instrumented.restore:
         service = service_ref()
@@ -150,9 +162,6 @@ def _wrap(service: LLMService, tracker: TurnTracker) -> object:
 
 def _traced_call(tracker: TurnTracker, call: ProcessContext) -> ProcessContext:
     async def process_context(service: LLMService, context: Any, *args: Any, **kwargs: Any) -> Any:
-        # Observers run on their own tasks: one yield lets the turn observer take in the frames
-        # pushed before this call (the user's turn start), so the call joins the right turn.
-        await asyncio.sleep(0)
         inference: _Inference | None = None
         with contained("starting an llm_service span"):
             inference = _Inference(service, tracker, context)
@@ -172,12 +181,13 @@ def _traced_call(tracker: TurnTracker, call: ProcessContext) -> ProcessContext:
 
 
 class _Inference:
-    """One ``_process_context`` run: its span, and the service methods watched while it runs."""
+    """One ``_process_context`` run: its spans, and the service methods watched while it runs."""
 
     def __init__(self, service: LLMService, tracker: TurnTracker, context: Any) -> None:
         self._service = service
         self._tracker = tracker
         self._turn: Turn = tracker.begin_llm_call()
+        self._chat: ChatCall | None = None
         try:
             self._span = LLMServiceSpan(
                 type(service).__name__,
@@ -191,9 +201,13 @@ class _Inference:
         except BaseException:
             tracker.end_llm_call(self._turn, prompt_tokens=None, completion_tokens=None, ttfb_ms=None, failed=False)
             raise
-        self._saved = {name: service.__dict__.get(name, _MISSING) for name in _WATCHED}
+        openai_compatible = all(callable(getattr(service, name, None)) for name in _WATCHED_OPENAI)
+        watched = _WATCHED + _WATCHED_OPENAI if openai_compatible else _WATCHED
+        self._saved = {name: service.__dict__.get(name, _MISSING) for name in watched}
         try:
             self._watch(self._recorder)
+            if openai_compatible:
+                self._watch_request()
         except BaseException:
             self.finish(None)
             raise
@@ -217,11 +231,46 @@ class _Inference:
         async def watched_start_usage(tokens: Any, *args: Any, **kwargs: Any) -> Any:
             with contained("reading the LLM's token usage"):
                 recorder.set_usage(tokens.prompt_tokens, tokens.completion_tokens)
+                # Usage comes once the stream is over, before any tool the model asked for runs.
+                if self._chat is not None and self._chat.ended_ns is None:
+                    self._chat.ended_ns = time.time_ns()
             return await start_usage(tokens, *args, **kwargs)
 
         service.push_frame = watched_push_frame  # type: ignore[method-assign]
         service.stop_ttfb_metrics = watched_stop_ttfb  # type: ignore[method-assign]
         service.start_llm_usage_metrics = watched_start_usage  # type: ignore[method-assign]
+
+    def _watch_request(self) -> None:
+        service: Any = self._service
+        get_chat_completions = service.get_chat_completions
+        build_params = service.build_chat_completion_params
+        run_function_calls = service.run_function_calls
+
+        async def watched_get_chat_completions(*args: Any, **kwargs: Any) -> Any:
+            self._chat = ChatCall(time.time_ns())
+            # We write the ChatCompletion span ourselves: OpenInference's wrapper skips suppressed calls.
+            token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+            try:
+                return await get_chat_completions(*args, **kwargs)
+            finally:
+                otel_context.detach(token)
+
+        def watched_build_params(*args: Any, **kwargs: Any) -> Any:
+            params = build_params(*args, **kwargs)
+            if self._chat is not None and isinstance(params, dict):
+                self._chat.params = params
+            return params
+
+        async def watched_run_function_calls(function_calls: Any, *args: Any, **kwargs: Any) -> Any:
+            with contained("reading the LLM's tool calls"):
+                if self._chat is not None:
+                    for call in function_calls:
+                        self._chat.add_tool_call(call.tool_call_id, call.function_name, call.arguments)
+            return await run_function_calls(function_calls, *args, **kwargs)
+
+        service.get_chat_completions = watched_get_chat_completions
+        service.build_chat_completion_params = watched_build_params
+        service.run_function_calls = watched_run_function_calls
 
     def finish(self, error: BaseException | None) -> None:
         for name, value in self._saved.items():
@@ -229,6 +278,18 @@ class _Inference:
                 self._service.__dict__.pop(name, None)
             else:
                 setattr(self._service, name, value)
+        if self._chat is not None and self._recorder.span.is_recording():
+            with contained("writing the ChatCompletion span"):
+                self._chat.response_model = _full_model_name(self._service)
+                emit_chat_span(
+                    self._chat,
+                    trace.set_span_in_context(self._recorder.span, with_session(self._tracker.session, _EMPTY)),
+                    text=self._recorder.text,
+                    prompt_tokens=self._recorder.prompt_tokens,
+                    completion_tokens=self._recorder.completion_tokens,
+                    error=error,
+                    end_ns=time.time_ns(),
+                )
         self._span.__exit__(type(error) if error else None, error, None)
         self._tracker.end_llm_call(
             self._turn,
@@ -238,6 +299,16 @@ class _Inference:
             failed=isinstance(error, Exception),
             cancelled=isinstance(error, asyncio.CancelledError),
         )
+
+
+_EMPTY = otel_context.Context()
+
+
+def _full_model_name(service: LLMService) -> str | None:
+    """The model the last response named (Pipecat's OpenAI services keep it), if the service says."""
+    getter = getattr(service, "get_full_model_name", None)
+    name = getter() if callable(getter) else None
+    return str(name) if name else None
 
 
 def _model_name(service: LLMService) -> str:

@@ -56,6 +56,11 @@ class LLMCallRecorder:
             self.set_usage(prompt_tokens, completion_tokens)
 
     @property
+    def text(self) -> str | None:
+        """The answer so far, whole (not cut to the content limit), if any arrived."""
+        return "".join(self._text) if self._text else None
+
+    @property
     def ttfb_ms(self) -> int | None:
         """Milliseconds from the start of the call to the first token, if one arrived."""
         if self._first_token is None:
@@ -65,7 +70,7 @@ class LLMCallRecorder:
     def finish(self, error: BaseException | None) -> None:
         """Write the outcome onto the span and end it."""
         span = self.span
-        assistant = clip("".join(self._text)) if self._text else None
+        assistant = clip(self.text)
         if assistant is not None:
             span.set_attribute(c.ASSISTANT_MESSAGE, assistant)
         if self.prompt_tokens is not None:

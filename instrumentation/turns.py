@@ -18,23 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
-from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
-    CancelFrame,
-    EndFrame,
-    UserStartedSpeakingFrame,
-    VADUserStartedSpeakingFrame,
-)
-from pipecat.observers.base_observer import BaseObserver, FramePushed
-from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
-from pipecat.processors.frame_processor import FrameDirection
+from pipecat.frames.frames import VADUserStartedSpeakingFrame
+from pipecat.observers.user_bot_latency_observer import LatencyBreakdown
 
 from instrumentation import contract as c
 from instrumentation.runtime import tracer
@@ -165,7 +155,7 @@ class TurnTracker:
         if turn.ending and turn.calls_in_flight == 0:
             self._finish(turn)
 
-    # -- frames (called from the observer's task, in push order) -------------------------------
+    # -- frames (called by the frame tap as they are pushed, in push order) ------------------
     def on_vad_started(self, frame: VADUserStartedSpeakingFrame) -> None:
         self._vad_onset = frame.timestamp - frame.start_secs
 
@@ -181,7 +171,7 @@ class TurnTracker:
                 self._end(turn)
             else:
                 # Still the same turn: the user resumed before any answer, or an LLM call opened it
-                # before this frame reached us (observers run behind the pipeline).
+                # before the user's turn start was pushed (a processor may ask the LLM early).
                 turn.opened_by_user = True
                 return
         self._open(by_user=True, start_time=onset)
@@ -225,7 +215,7 @@ class TurnTracker:
             self._grace_timer.cancel()
             self._grace_timer = None
 
-    # -- latency (from Pipecat's UserBotLatencyObserver, same task as the frames) --------------
+    # -- latency (from Pipecat's UserBotLatencyObserver, fed by the frame tap) -------------------
     def on_latency(self, seconds: float) -> None:
         if self.current is not None:
             self.current.latencies.setdefault(c.VOICE_TO_VOICE_MS, _ms(seconds))
@@ -243,68 +233,3 @@ class TurnTracker:
             synthesis = [x.duration_secs for x in breakdown.contributions if x.key == "speech_synthesis"]
             if ttfb or synthesis:
                 turn.latencies.setdefault(c.TTS_TTFB_MS, _ms(ttfb[0] if ttfb else sum(synthesis)))
-
-
-class _LatencyProbe(UserBotLatencyObserver):
-    """Pipecat's latency observer, fed by :class:`TurnObserver` and reporting back synchronously.
-
-    Its events normally run as separate tasks; here they run inline so each measurement lands on the
-    turn that was current when the bot started speaking.
-    """
-
-    def _register_event_handler(self, event_name: str, sync: bool = False) -> None:
-        super()._register_event_handler(event_name, sync=True)
-
-
-class TurnObserver(BaseObserver):
-    """Feeds the frames that mark turns, and the latency measurements, to a :class:`TurnTracker`."""
-
-    def __init__(self, tracker: TurnTracker) -> None:
-        super().__init__(observe_every_push=False)
-        self._tracker = tracker
-        self._enabled = True
-        self._latency = _LatencyProbe()
-        self._latency.add_event_handler("on_latency_measured", self._on_latency)
-        self._latency.add_event_handler("on_latency_breakdown", self._on_breakdown)
-        self._handlers: dict[type, Callable[[], None]] = {
-            UserStartedSpeakingFrame: tracker.on_user_started,
-            BotStartedSpeakingFrame: tracker.on_bot_started,
-            BotStoppedSpeakingFrame: tracker.on_bot_stopped,
-            EndFrame: tracker.on_pipeline_end,
-            CancelFrame: tracker.on_pipeline_end,
-        }
-
-    def disable(self) -> None:
-        """Stop reacting to frames (the worker has no synchronous way to remove an observer)."""
-        self._enabled = False
-
-    async def on_pipeline_started(self) -> None:
-        with contained("the turn observer"):
-            await self._latency.on_pipeline_started()  # type: ignore[no-untyped-call]
-
-    async def on_push_frame(self, data: FramePushed) -> None:
-        if not self._enabled or data.direction != FrameDirection.DOWNSTREAM:
-            return
-        with contained("the turn observer"):
-            frame = data.frame
-            # The latency observer sees BotStartedSpeaking before the tracker could end the turn.
-            await self._latency.on_push_frame(data)
-            if isinstance(frame, VADUserStartedSpeakingFrame):
-                self._tracker.on_vad_started(frame)
-                return
-            for frame_type, handler in self._handlers.items():
-                if isinstance(frame, frame_type):
-                    handler()
-                    return
-
-    async def cleanup(self) -> None:
-        await super().cleanup()  # type: ignore[no-untyped-call]
-        if self._enabled:
-            with contained("closing turns at pipeline clean-up"):
-                self._tracker.close()
-
-    async def _on_latency(self, _observer: UserBotLatencyObserver, seconds: float) -> None:
-        self._tracker.on_latency(seconds)
-
-    async def _on_breakdown(self, _observer: UserBotLatencyObserver, breakdown: LatencyBreakdown) -> None:
-        self._tracker.on_breakdown(breakdown)

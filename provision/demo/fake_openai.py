@@ -14,7 +14,7 @@ import json
 import math
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any
@@ -73,6 +73,8 @@ class FakeOpenAI:
         slow_calls: Chat call numbers (from 1) that wait ``slow_ttft`` seconds instead.
         fail_calls: Chat call numbers (from 1) that fail with ``fail_status``; the response tells the
             OpenAI client not to retry, so one failing call is one request.
+        tool_calls: Chat call number → (function name, arguments): that call answers with a streamed
+            tool call instead of text.
         transcripts: Texts returned by successive transcription requests.
         speech_seconds: Length of the PCM returned per speech request.
     """
@@ -91,8 +93,10 @@ class FakeOpenAI:
         stt_delay: float = 0.05,
         tts_delay: float = 0.05,
         speech_seconds: float = 0.3,
+        tool_calls: Mapping[int, tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
         self.replies = list(replies)
+        self.tool_calls = dict(tool_calls or {})
         self.ttft = ttft
         self.word_delay = word_delay
         self.fail_calls = set(fail_calls)
@@ -145,7 +149,8 @@ class FakeOpenAI:
         retry = int(request.headers.get("x-stainless-retry-count", "0"))
         number = len([c for c in self.chat_calls if c.retry == 0]) + (0 if retry else 1)
         messages = list(body.get("messages", []))
-        reply = self.replies[(number - 1) % len(self.replies)]
+        tool_call = self.tool_calls.get(number)
+        reply = json.dumps(tool_call[1]) if tool_call else self.replies[(number - 1) % len(self.replies)]
         model = str(body.get("model", "fake-model"))
         if number in self.fail_calls:
             self.chat_calls.append(ChatCall(number, model, messages, self.fail_status, "", None, time.time(), retry))
@@ -183,12 +188,19 @@ class FakeOpenAI:
             return f"data: {json.dumps(chunk)}\n\n".encode()
 
         await asyncio.sleep(self._ttft(number))
-        await response.write(event({"role": "assistant", "content": ""}))
-        words = reply.split(" ")
-        for i, word in enumerate(words):
-            await response.write(event({"content": word if i == len(words) - 1 else word + " "}))
-            await asyncio.sleep(self.word_delay)
-        await response.write(event({}, finish="stop"))
+        if tool_call is not None:
+            name = tool_call[0]
+            call = {"index": 0, "id": f"call_fake_{number}", "type": "function", "function": {"name": name}}
+            await response.write(event({"role": "assistant", "content": None, "tool_calls": [call]}))
+            await response.write(event({"tool_calls": [{"index": 0, "function": {"arguments": reply}}]}))
+            await response.write(event({}, finish="tool_calls"))
+        else:
+            await response.write(event({"role": "assistant", "content": ""}))
+            words = reply.split(" ")
+            for i, word in enumerate(words):
+                await response.write(event({"content": word if i == len(words) - 1 else word + " "}))
+                await asyncio.sleep(self.word_delay)
+            await response.write(event({}, finish="stop"))
         if usage is not None:
             await response.write(event(None, usage=usage))
         await response.write(b"data: [DONE]\n\n")

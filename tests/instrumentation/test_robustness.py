@@ -134,15 +134,18 @@ def test_an_instrumentation_bug_never_reaches_the_pipeline(
     assert not named(spans, c.LLM_SPAN) and len(named(spans, c.TURN_SPAN)) == 3
 
 
-def test_uninstrument_pipeline_restores_the_llm_service() -> None:
+def test_uninstrument_pipeline_restores_the_llm_service_and_every_processor() -> None:
     from pipecat.pipeline.worker import PipelineWorker
     from pipecat.services.openai.llm import OpenAILLMService
 
     worker = PipelineWorker(build_pipeline("http://127.0.0.1:9/v1", "m", llm_only=True), enable_rtvi=False)
-    (llm,) = [p for p in worker.pipeline.processors[1].processors if isinstance(p, OpenAILLMService)]
+    user_pipeline = worker.pipeline.processors[1]
+    (llm,) = [p for p in user_pipeline.processors if isinstance(p, OpenAILLMService)]
     session_id = instrument_pipeline(worker, "sess-undo")
     assert instrument_pipeline(worker) == session_id == "sess-undo"
     assert "_process_context" in vars(llm)
+    assert all("push_frame" in vars(p) for p in user_pipeline.processors)
     uninstrument_pipeline(worker)
     assert "_process_context" not in vars(llm)
     assert llm._process_context.__func__ is OpenAILLMService._process_context
+    assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
