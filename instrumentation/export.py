@@ -7,6 +7,8 @@
   root traces (Pipecat never makes its ``stt``/``tts`` spans current, so those calls have no parent).
 * :class:`QuietExporter` wraps the OTLP exporter: one warning per outage instead of one error per
   failed batch, and no retry back-off holding up shutdown once OpenObserve is known to be failing.
+* :class:`OTLPExporter` is OpenTelemetry's OTLP/HTTP exporter (HTTP client, retries, compression,
+  ``OTEL_EXPORTER_OTLP_*`` settings) with the batch encoded by :mod:`instrumentation.otlp`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from requests.adapters import HTTPAdapter
 
+from instrumentation.otlp import encode_spans
 from instrumentation.session import current_session
 
 logger = logging.getLogger(__name__)
@@ -115,6 +118,19 @@ class _ReasonAdapter(HTTPAdapter):
             raise
 
 
+class OTLPExporter(OTLPSpanExporter):
+    """OpenTelemetry's OTLP/HTTP span exporter, encoding with :func:`~instrumentation.otlp.encode_spans`."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Sent by the exporter's own HTTP client (retries, compression, timeout); an exporter release
+        # without that client falls back to encoding the batch its own way.
+        client = getattr(self, "_client", None)
+        if client is None or getattr(self, "_shutdown", True):
+            return super().export(spans)
+        result = client.export(encode_spans(spans))
+        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
+
+
 class QuietExporter(SpanExporter):
     """Wraps a span exporter so an unreachable OpenObserve costs one warning and nothing else."""
 
@@ -123,7 +139,7 @@ class QuietExporter(SpanExporter):
         """An OTLP/HTTP protobuf exporter to ``endpoint``, wrapped; the warning names the failure."""
         session = requests.Session()
         exporter = cls(
-            OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=timeout, session=session),
+            OTLPExporter(endpoint=endpoint, headers=headers, timeout=timeout, session=session),
             destination=endpoint,
         )
         adapter = _ReasonAdapter(exporter._note)
