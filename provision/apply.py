@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.errors import ConflictError, NotFoundError, ProvisionError
-from provision.kinds import APPLY_ORDER, Kind
+from provision.kinds import APPLY_WAVES, Kind
 from provision.plan import Action, Change, Plan, diff, expected_state
 from provision.remote import Api, ServerState, parallel
 
@@ -44,10 +44,10 @@ class Applier:
         result = ApplyResult()
         pending = plan.pending()
         steps: list[list[Change]] = []
-        for kind in APPLY_ORDER:
-            steps.append([c for c in pending if c.kind is kind and c.action is not Action.DELETE])
-        for kind in reversed(APPLY_ORDER):
-            steps.append([c for c in pending if c.kind is kind and c.action is Action.DELETE])
+        for wave in APPLY_WAVES:
+            steps.append([c for c in pending if c.kind in wave and c.action is not Action.DELETE])
+        for wave in reversed(APPLY_WAVES):
+            steps.append([c for c in pending if c.kind in wave and c.action is Action.DELETE])
 
         for step in steps:
             if stop_on_error and result.failed:

@@ -140,3 +140,19 @@ def test_every_variable_defaults_to_all_and_is_escaped(latency: dict[str, Any]) 
 def test_all_dashboards_are_in_the_bundle_as_dashboards(default_bundle: Bundle) -> None:
     sources = sorted(d.source for d in default_bundle.of(Kind.DASHBOARD))
     assert sources == ["dashboards/tokens_sessions.json.j2", "dashboards/turn_latency.json.j2"]
+
+
+@pytest.mark.parametrize("assignments", [{}, OTHER], ids=["defaults", "other-stream-and-folder"])
+def test_the_plain_tojson_filter_renders_the_payloads_jinjas_html_safe_one_does(
+    assignments: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jinja2.filters
+
+    import provision.render
+
+    ours = render(assignments)
+    monkeypatch.setattr(provision.render, "_tojson", jinja2.filters.do_tojson)
+    jinjas = render(assignments)
+    assert [(r.kind, r.key, r.payload) for r in ours.resources] == [
+        (r.kind, r.key, r.payload) for r in jinjas.resources
+    ]
