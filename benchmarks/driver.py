@@ -10,10 +10,8 @@ CONFIG is one of:
 * ``none``: no tracing;
 * ``pipecat``: Pipecat's own ``enable_tracing=True`` (a ``BatchSpanProcessor`` with the OTLP/HTTP exporter);
 * ``oi-pipecat``: Arize's ``openinference-instrumentation-pipecat`` (same export);
-* ``ours``: ``setup_openobserve`` + ``instrument_pipeline`` (its own export, OpenAI instrumentation included);
-* ``ours-lean-openai``: ours with OpenInference told not to flatten messages into ``llm.input_messages.*`` /
-  ``llm.output_messages.*`` (attributes O2 drops at ingestion; it reads ``input.value``/``output.value``);
-* ``ours-no-openai``: ours without OpenInference's OpenAI instrumentation (to split the cost);
+* ``ours``: ``setup_openobserve`` + ``instrument_pipeline`` (its own export; OpenInference's OpenAI
+  instrumentation installed, our hooks writing the ``ChatCompletion`` span inside the pipeline);
 * ``noop-observer``: no tracing, one more observer that does nothing (what any observer costs).
 
 Each turn plays the user (``UserStartedSpeakingFrame``, a final ``TranscriptionFrame``,
@@ -35,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CONFIGS = ("none", "pipecat", "oi-pipecat", "ours", "ours-lean-openai", "ours-no-openai", "noop-observer")
+CONFIGS = ("none", "pipecat", "oi-pipecat", "ours", "noop-observer")
 TOKEN = base64.b64encode(b"bench@example.com:secret").decode()
 
 
@@ -66,18 +64,10 @@ def _tracing(config: str, otlp: str) -> tuple[Callable[[], None], Callable[[], N
     """Install the config's tracing; return (flush, shutdown)."""
     if config in ("none", "noop-observer"):
         return (lambda: None), (lambda: None)
-    if config.startswith("ours"):
+    if config == "ours":
         from instrumentation import setup_openobserve, uninstrument
 
         provider = setup_openobserve(url=otlp, auth_token=TOKEN, service_name="bench-bot", load_env_file=False)
-        if config in ("ours-no-openai", "ours-lean-openai"):
-            from openinference.instrumentation import TraceConfig
-            from openinference.instrumentation.openai import OpenAIInstrumentor
-
-            OpenAIInstrumentor().uninstrument()
-            if config == "ours-lean-openai":
-                lean = TraceConfig(hide_input_messages=True, hide_output_messages=True)
-                OpenAIInstrumentor().instrument(tracer_provider=provider, config=lean)
         return (lambda: _flush(provider)), uninstrument
     from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -183,7 +173,7 @@ async def _session(config: str, llm_url: str, turns: int, out: Measured | None) 
                 return None
 
         worker.add_observer(Noop())
-    if config.startswith("ours"):
+    if config == "ours":
         from instrumentation import instrument_pipeline
 
         instrument_pipeline(worker, user_id="bench-user")

@@ -25,8 +25,6 @@ LABELS = {
     "pipecat": "Pipecat enable_tracing=True",
     "oi-pipecat": "openinference-instrumentation-pipecat",
     "ours": "ours (setup_openobserve + instrument_pipeline)",
-    "ours-lean-openai": "ours, OpenInference without message flattening",
-    "ours-no-openai": "ours minus OpenInference OpenAI instr.",
     "noop-observer": "no tracing + one no-op observer",
 }
 TARGET_CPU_MS = 0.5
@@ -126,10 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20, help="turns per session (a realistic call length)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset (none is always run)")
     args = parser.parse_args(argv)
     reps, sessions, turns = (2, 2, 10) if args.quick else (args.reps, args.sessions, args.turns)
+    configs = ["none", *(c for c in args.configs.split(",") if c in CONFIGS and c != "none")]
     print(f"[overhead] {load()}", flush=True)
-    print(report(measure(reps, sessions, turns)))
+    print(report(measure(reps, sessions, turns, configs)))
     print(f"[overhead] after: {load()}")
 
 
