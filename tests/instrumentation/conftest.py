@@ -89,3 +89,22 @@ def clean(tracing: Tracing) -> Tracing:
     """The shared tracing state, emptied for this test."""
     tracing.reset()
     return tracing
+
+
+@pytest.fixture
+def without_content(tracing: Tracing) -> Iterator[Tracing]:
+    """Our export set up again with ``capture_content=False`` for this test, emptied."""
+    uninstrument()
+    setup_openobserve(
+        tracer_provider=tracing.provider,
+        url=tracing.receiver.url,
+        auth_token=TOKEN,
+        capture_content=False,
+        load_env_file=False,
+    )
+    tracing.reset()
+    try:
+        yield tracing
+    finally:
+        uninstrument()
+        tracing.install()

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from openinference.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -23,11 +22,10 @@ from pipecat.services.llm_service import FunctionCallParams
 from pipecat.services.openai.llm import OpenAILLMService
 
 from instrumentation import contract as c
-from instrumentation import setup_openobserve, uninstrument
 from instrumentation.runtime import RUNTIME, TRACER_NAME
 from provision.demo.bot import SessionResult, run_session
 from provision.demo.fake_openai import FakeOpenAI
-from tests.instrumentation.conftest import TOKEN, Tracing
+from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of
 
 WEATHER_REPLY = "It is sunny in Paris today."
@@ -135,24 +133,6 @@ def test_a_tool_call_turn_has_two_calls_and_the_first_answer_is_the_tool_call(cl
     answer = json.loads(attrs(second_chat)[c.OI_OUTPUT])["choices"][0]["message"]
     assert answer == {"role": "assistant", "content": WEATHER_REPLY}
     assert attrs(turn_span)[c.PROMPT_TOKENS] == sum(s["usage"]["prompt_tokens"] for s in (first_sent, second_sent))
-
-
-@pytest.fixture
-def without_content(tracing: Tracing) -> Iterator[Tracing]:
-    uninstrument()
-    setup_openobserve(
-        tracer_provider=tracing.provider,
-        url=tracing.receiver.url,
-        auth_token=TOKEN,
-        capture_content=False,
-        load_env_file=False,
-    )
-    tracing.reset()
-    try:
-        yield tracing
-    finally:
-        uninstrument()
-        tracing.install()
 
 
 def test_capture_content_false_redacts_the_request_and_answer_but_keeps_the_usage(without_content: Tracing) -> None:
