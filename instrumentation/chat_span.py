@@ -3,7 +3,7 @@
 Inside an instrumented pipeline the request (the parameters the service builds) and the answer (text,
 tool calls, usage, model) are already at hand, so the span is written from them, under OpenInference's
 names, instead of by OpenInference's wrapper of the OpenAI client, which copies every request and proxies
-every streamed chunk (~4 ms of CPU per call, against ~0.2 ms for this). OpenObserve reads the two alike.
+every streamed chunk (~4 ms of CPU per call). OpenObserve reads the two alike.
 """
 
 from __future__ import annotations

@@ -154,6 +154,12 @@ class FrameTap:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._tracker.on_vad_started(frame)
 
+    async def on_pipeline_started(self, *_args: Any) -> None:
+        """Tell the latency observer the pipeline is up (a greeting is timed from here)."""
+        if self._enabled:
+            with contained("watching the pipeline's frames"):
+                await self._latency.on_pipeline_started()  # type: ignore[no-untyped-call]
+
     async def on_pipeline_finished(self, *_args: Any) -> None:
         """End every open turn (the pipeline reached a terminal state)."""
         if self._enabled:

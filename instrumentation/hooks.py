@@ -101,6 +101,7 @@ def instrument_pipeline(
     tracker = TurnTracker(session, stages, turn_end_grace)
     tap = FrameTap(tracker)
     tap.attach(processors)
+    worker.add_event_handler("on_pipeline_started", tap.on_pipeline_started)
     worker.add_event_handler("on_pipeline_finished", tap.on_pipeline_finished)
     restore = [(weakref.ref(llm), _wrap(llm, tracker)) for llm in processors if isinstance(llm, LLMService)]
     _pipelines[worker] = _Instrumented(session.session_id, tap, tracker, restore)

@@ -1,9 +1,9 @@
 """OTLP/protobuf encoding of finished spans: :func:`encode_spans`.
 
 Writes the ``ExportTraceServiceRequest`` wire format (opentelemetry-proto ``trace.proto``) directly:
-the same message the OpenTelemetry exporter's encoder builds out of protobuf objects, at about a third
-of the CPU. The export thread shares the interpreter lock with the bot's event loop, so its CPU is the
-bot's too.
+the same bytes the OpenTelemetry exporter's encoder builds out of protobuf objects, at about half the
+CPU (``python -m benchmarks.spancost``). The export thread shares the interpreter lock with the bot's
+event loop, so its CPU is the bot's too.
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ def test_each_kind_is_in_one_wave_after_every_kind_it_depends_on() -> None:
         assert wave_of[kind] == max((wave_of[need] + 1 for need in needs), default=0), kind
 
 
+def test_apply_order_lists_every_kind_after_what_it_depends_on() -> None:
+    position = {kind: index for index, kind in enumerate(APPLY_ORDER)}
+    for kind, needs in DEPENDS_ON.items():
+        assert all(position[need] < position[kind] for need in needs), kind
+
+
 def test_alerts_wait_for_destinations_but_dashboards_do_not() -> None:
     wave_of = {kind: index for index, wave in enumerate(APPLY_WAVES) for kind in wave}
     assert wave_of[Kind.DESTINATION] < wave_of[Kind.ALERT]
