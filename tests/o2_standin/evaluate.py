@@ -138,7 +138,7 @@ def evaluate_one(app: App, org: str, alert: dict[str, Any], now_us: int) -> dict
     try:
         res = execute(app, org, alert["stream_type"], sql, start, end + 1, size=MAX_ROWS)
     except SearchError as e:
-        outcome["error"] = str(e.body.get("error_detail") or e.body.get("message"))
+        outcome["error"] = e.text
         return outcome
     rows = res.hits
     n = len(rows)
@@ -149,7 +149,7 @@ def evaluate_one(app: App, org: str, alert: dict[str, Any], now_us: int) -> dict
             )
             n = int(cnt.hits[0].get("zo_alert_count", 0)) if cnt.hits else 0
         except SearchError as e:
-            outcome["error"] = str(e.body.get("error_detail") or e.body.get("message"))
+            outcome["error"] = e.text
             return outcome
     outcome["row_count"] = n
     qc = alert["query_condition"]

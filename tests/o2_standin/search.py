@@ -1,4 +1,10 @@
-"""`POST /api/{org}/_search` executed by Apache DataFusion over stored records (§3)."""
+"""`POST /api/{org}/_search` executed by Apache DataFusion over stored records (§3).
+
+``validate=true`` is accepted and changes nothing here: in O2 (api/search/src/search/utils.rs::
+validate_query_fields) it only collects the query's columns that the schema has, so it adds nothing
+but the User-Defined-Schema check, which the stand-in does not model; a column the schema lacks
+fails the query's planning with 20004 either way.
+"""
 
 from __future__ import annotations
 
@@ -27,27 +33,55 @@ from .udfs import register_udfs
 STREAM_TYPES = {"logs", "metrics", "traces", "enrichment_tables", "metadata"}
 DEFAULT_LIMIT = 1000
 _TABLE_NOT_FOUND = re.compile(r"table '(?:[^']*\.)?([^'.]*)' not found")
-_NO_FIELD = re.compile(r"No field named ([^\s.]+(?:\.[^\s.]+)?)\.")
+_NO_FIELD = re.compile(r"No field named ([^\s.]+(?:\.[^\s.]+)?)\.(?:\s*Valid fields are (.*?)\.?\s*$)?", re.S)
 _BAD_FN = re.compile(r"Invalid function '([^']+)'")
 
 
+ERROR_HEADER = "X-Error-Message"  # common/src/meta/http.rs: carries the code of every coded error
+
+
 class SearchError(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    """A failed search: the HTTP answer, and the text the alert scheduler records for it.
+
+    ``text`` is what ``core/src/alerts/mod.rs::evaluate_scheduled`` writes: for a coded error
+    ``"{get_message()} {get_inner_message()}"`` (before the HTTP layer's enrichment), else the
+    error's Display, which is the body's message.
+    """
+
+    def __init__(self, status: int, body: dict[str, Any], text: str | None = None, code: int | None = None) -> None:
         super().__init__(body.get("message"))
         self.status = status
         self.body = body
+        self.text = text if text is not None else str(body.get("message"))
+        self.code = code
+
+    def response(self) -> Response:
+        headers = {ERROR_HEADER: str(self.code)} if self.code is not None else None
+        return json_resp(self.status, self.body, headers)
 
 
 def _trace_id() -> str:
     return uuid.uuid4().hex
 
 
-def coded(code: int, message: str, detail: str | None = "", http: int = 400) -> SearchError:
+def coded(
+    code: int, message: str, detail: str | None = "", http: int = 400, *, inner: str | None = None
+) -> SearchError:
+    """An ``ErrorCode`` error; ``inner`` is its inner message when it differs from ``detail``."""
     body: dict[str, Any] = {"code": code, "message": message}
     if detail is not None:
         body["error_detail"] = detail
     body["trace_id"] = _trace_id()
-    return SearchError(http, body)
+    return SearchError(http, body, f"{message} {inner if inner is not None else detail or ''}".rstrip(), code)
+
+
+def field_not_found(name: str, valid: str) -> SearchError:
+    """20004 (infra/src/errors/grpc.rs): inner ``No field named f. Valid fields are …``; the HTTP body
+    is enriched to ``unknown field 'f'`` without ``error_detail`` (core/src/error_suggest.rs)."""
+    inner = f"No field named {name}." + (f" Valid fields are {valid}." if valid else "")
+    err = coded(20004, f"unknown field '{name}'", None, inner=inner)
+    err.text = f"Search field not found: {inner} {inner}"
+    return err
 
 
 def plain(message: str) -> SearchError:
@@ -77,13 +111,15 @@ def _map_df_error(err: Exception) -> SearchError:
     m = _NO_FIELD.search(text)
     if m:
         name = m.group(1).split(".")[-1].strip('"')
-        return coded(20004, f"unknown field '{name}'", None)
+        return field_not_found(name, (m.group(2) or "").strip())
     m = _BAD_FN.search(text)
     if m:
-        return coded(20005, f"unknown function '{m.group(1)}'", None)
+        err = coded(20005, f"unknown function '{m.group(1)}'", None, inner=text)
+        err.text = f"Search function not defined: {text} {text}"
+        return err
     m = _TABLE_NOT_FOUND.search(text)
     if m:
-        return coded(20002, f"Search stream not found: {m.group(1)}", "")
+        return coded(20002, f"Search stream not found: {m.group(1)}", "", inner=m.group(1))
     return coded(20008, "Search SQL execute error", text)
 
 
@@ -117,7 +153,7 @@ def _resolve_tables(app: App, org: str, stype: str, sql: str, start_us: int, end
                 return tables
             st = app.store.stream(org, stype, name)
             if st is None or not st.schema:
-                raise coded(20002, f"Search stream not found: {name}", "") from None
+                raise coded(20002, f"Search stream not found: {name}", "", inner=name) from None
             tables[name] = _time_filter(st.table(), start_us, end_us)
     return tables
 
@@ -313,7 +349,7 @@ def search_handler(app: App, req: Request) -> Response:
             add_defaults=not p["track_total_hits"],
         )
     except SearchError as e:
-        return json_resp(e.status, e.body)
+        return e.response()
     took = int((time.time() - t0) * 1000)
     total = res.hits[0].get("zo_sql_num", 0) if p["track_total_hits"] and res.hits else len(res.hits)
     out: dict[str, Any] = {

@@ -701,3 +701,21 @@ def test_eval_realtime_silence_uses_alert_silence_minutes(env: Env) -> None:
     env.standin.clock.advance(61)
     env.ingest(v2v_span(env, "hit", 3, offset_s=-3))
     assert len(env.wait(2)) == 2
+
+
+def test_eval_sql_alert_on_a_column_no_record_has_records_o2s_error_and_never_notifies(env: Env) -> None:
+    """A missing column fails the whole evaluation; the scheduler records O2's text for the error."""
+    env.ingest(v2v_span(env, "slow_turn", 5000))
+    create_alert(
+        env.client,
+        sql_alert("stt", 'SELECT trace_id FROM "default" WHERE CAST(pipecat_stt_ms AS BIGINT) > 1', threshold=1),
+    )
+    (outcome,) = env.standin.run_scheduler()
+    error = outcome["error"]
+    assert error.startswith("Search field not found: No field named pipecat_stt_ms. Valid fields are ")
+    # O2 writes "{message} {inner}", and the message embeds the inner text: it appears twice
+    assert error.count("No field named pipecat_stt_ms.") == 2
+    assert (outcome["matched"], outcome["notified"]) == (False, False)
+    items = env.client.get(A).json()["list"]
+    assert [i["last_outcome"] for i in items if i["name"] == "stt"] == ["error"]
+    assert env.quiet() == []

@@ -198,6 +198,46 @@ def test_search_unknown_field_is_20004(client: httpx.Client) -> None:
     assert body["code"] == 20004
     assert body["message"] == "unknown field 'no_such_col'"
     assert "error_detail" not in body
+    assert r.headers["X-Error-Message"] == "20004"
+
+
+def test_search_unknown_field_in_a_where_clause_behind_a_filter_is_20004(client: httpx.Client) -> None:
+    """The column is missing from the schema, not just from the matching rows: the whole query fails."""
+    b = base_us()
+    ingest_ok(client, [at(b, "pipecat.turn", attrs={"pipecat.voice_to_voice_ms": 700})])
+    sql = (
+        "SELECT approx_percentile_cont(CAST(pipecat_stt_ms AS DOUBLE), 0.5) AS p "
+        "FROM \"default\" WHERE operation_name = 'pipecat.turn'"
+    )
+    r = search(client, sql, b, b + MIN_US)
+    assert (r.status_code, r.json()["code"], r.json()["message"]) == (400, 20004, "unknown field 'pipecat_stt_ms'")
+
+
+def test_search_validate_true_answers_as_without_it(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "a", attrs={"k": "v"})])
+    ok = client.post(
+        "/api/default/_search",
+        params={"type": "traces", "validate": "true"},
+        json={"query": {"sql": 'SELECT k FROM "default"', "start_time": b, "end_time": b + MIN_US}},
+    )
+    assert ok.status_code == 200 and ok.json()["hits"][0]["k"] == "v"
+    bad = client.post(
+        "/api/default/_search",
+        params={"type": "traces", "validate": "true"},
+        json={"query": {"sql": 'SELECT nope FROM "default"', "start_time": b, "end_time": b + MIN_US}},
+    )
+    assert bad.status_code == 400
+    assert bad.json()["code"] == 20004 and bad.headers["X-Error-Message"] == "20004"
+
+
+def test_search_coded_errors_carry_the_code_header_and_plain_ones_none(client: httpx.Client) -> None:
+    b = base_us()
+    ingest_ok(client, [at(b, "a")])
+    missing = search(client, 'SELECT 1 AS x FROM "nosuch"', b, b + MIN_US)
+    assert (missing.json()["code"], missing.headers["X-Error-Message"]) == (20002, "20002")
+    unparsable = search(client, 'SELEC operation_name FROM "default"', b, b + MIN_US)
+    assert unparsable.status_code == 400 and "X-Error-Message" not in unparsable.headers
 
 
 def test_search_cast_string_attribute_columns(client: httpx.Client) -> None:
