@@ -1,0 +1,74 @@
+"""Pipecat's ``AnthropicLLMService`` in a real pipeline against :class:`FakeAnthropic`."""
+
+from __future__ import annotations
+
+import json
+
+from provision.demo.fake_anthropic import FakeAnthropic, anthropic_llm
+from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against
+
+REPLY = "Sure, here you go."
+WEATHER = {"forecast": "sunny", "city": "Paris"}
+
+
+def test_the_reply_arrives_as_text_frames_and_the_usage_as_predicted() -> None:
+    fake = FakeAnthropic(replies=[REPLY])
+    outcome = run_against(fake, anthropic_llm)
+    assert outcome.text == REPLY and len(outcome.texts) == len(REPLY.split())
+    (usage,) = outcome.usages
+    assert (usage.prompt_tokens, usage.completion_tokens) == (prompt_tokens(SYSTEM, USER_TEXT), 4)
+    assert usage.total_tokens == usage.prompt_tokens + 4 and not outcome.errors
+    (call,) = fake.calls()
+    assert call.usage == {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": 4,
+        "total_tokens": usage.total_tokens,
+    }
+    assert call.messages == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER_TEXT}]
+    assert (call.number, call.model, call.status, call.reply) == (1, "claude-sonnet-4-6", 200, REPLY)
+    (request,) = fake.requests
+    assert request.path == "/v1/messages?beta=true" and request.body["stream"] is True
+    assert outcome.seconds < 3
+
+
+def test_a_tool_call_reaches_the_handler_and_a_second_call_carries_the_result() -> None:
+    fake = FakeAnthropic(replies=["unused", REPLY], tool_calls={1: ("get_weather", {"city": "Paris"})})
+    outcome = run_against(fake, anthropic_llm, responses=2, tools=True)
+    assert outcome.tool_results == [("get_weather", {"city": "Paris"})]
+    assert outcome.text == REPLY and not outcome.errors
+    first, second = fake.calls()
+    assert first.reply == json.dumps({"city": "Paris"})
+    sent = fake.requests[1].body["messages"]
+    assert sent[-2]["content"] == [
+        {"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": {"city": "Paris"}}
+    ]
+    (result,) = sent[-1]["content"]
+    assert result["type"] == "tool_result" and result["tool_use_id"] == "toolu_fake_1"
+    assert json.loads(result["content"]) == WEATHER
+    assert [(u.prompt_tokens, u.completion_tokens) for u in outcome.usages] == [
+        (prompt_tokens(SYSTEM, USER_TEXT), 2),
+        (prompt_tokens(SYSTEM, USER_TEXT, "", json.dumps(WEATHER)), 4),
+    ]
+    assert second.reply == REPLY and outcome.seconds < 3
+
+
+def test_a_failing_call_is_one_request_and_an_error_frame() -> None:
+    fake = FakeAnthropic(fail_calls=[1])
+    outcome = run_against(fake, anthropic_llm)
+    (error,) = outcome.errors
+    assert "500" in error.error and "fake failure" in error.error
+    assert outcome.texts == [] and outcome.usages == []
+    (call,) = fake.calls()
+    assert (call.status, call.usage, call.reply) == (500, None, "")
+    assert len(fake.requests) == 1 and outcome.seconds < 3
+
+
+def test_a_refused_connection_is_an_error_frame_at_once() -> None:
+    outcome = run_against(FakeAnthropic(), lambda _url: anthropic_llm(refused_url()))
+    (error,) = outcome.errors
+    assert "Connection error" in error.error and outcome.seconds < 2
+
+
+def test_a_slow_call_waits_before_its_first_word() -> None:
+    outcome = run_against(FakeAnthropic(slow_calls=[1], slow_ttft=0.6, ttft=0.0), anthropic_llm)
+    assert outcome.text and outcome.seconds >= 0.6
