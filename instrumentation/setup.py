@@ -17,6 +17,7 @@ from instrumentation.contract import DEFAULT_CONTENT_LIMIT
 from instrumentation.export import OpenObserveSpanProcessor, QuietExporter, SessionSpanProcessor
 from instrumentation.hooks import uninstrument_all_pipelines
 from instrumentation.runtime import RUNTIME
+from instrumentation.schema import prime_stream
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def setup_openobserve(
         hide_output_messages=True,
     )
     instrumentor.instrument(tracer_provider=provider, config=trace_config)
+    prime_stream(processor, config.traces_endpoint, config.stream)
     _installed = _Installed(provider, processor, sessions, config, owns_provider)
     atexit.register(_flush_at_exit)
     logger.info("tracing to OpenObserve at %s (stream %s)", config.traces_endpoint, config.stream)
