@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,16 +31,24 @@ class ApplyResult:
     done: list[Change] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     skipped: list[Change] = field(default_factory=list)
+    interrupted: bool = False  # stopped on request: `skipped` holds what was not started
+
+
+class _NotStarted:
+    """A change left alone because the run was asked to stop."""
 
 
 class Applier:
-    """Writes one plan's changes to O2."""
+    """Writes one plan's changes to O2; once `stop` is set, starts no further change."""
 
-    def __init__(self, api: Api, state: ServerState, folder: str, concurrency: int) -> None:
+    def __init__(
+        self, api: Api, state: ServerState, folder: str, concurrency: int, stop: threading.Event | None = None
+    ) -> None:
         self.api = api
         self.state = state
         self.folder = folder
         self.concurrency = concurrency
+        self.stop = stop or threading.Event()
 
     def run(self, plan: Plan, *, stop_on_error: bool, progress: Progress | None = None) -> ApplyResult:
         result = ApplyResult()
@@ -54,7 +64,9 @@ class Applier:
                 result.skipped.extend(step)
                 continue
 
-            def one(change: Change) -> ProvisionError | None:
+            def one(change: Change) -> ProvisionError | _NotStarted | None:
+                if self.stop.is_set():
+                    return _NotStarted()
                 try:
                     self._carry_out(change)
                 except ProvisionError as exc:
@@ -65,11 +77,14 @@ class Applier:
                     progress(change, error)
                 return error
 
-            for change, error in zip(step, parallel(one, step, self.concurrency), strict=True):
-                if error is None:
+            for change, outcome in zip(step, parallel(one, step, self.concurrency), strict=True):
+                if outcome is None:
                     result.done.append(change)
+                elif isinstance(outcome, _NotStarted):
+                    result.skipped.append(change)
                 else:
-                    result.failed.append(Failure(change, error))
+                    result.failed.append(Failure(change, outcome))
+        result.interrupted = self.stop.is_set()
         return result
 
     def _carry_out(self, change: Change) -> None:
@@ -131,11 +146,10 @@ class Applier:
             pass
         # Someone saved the dashboard since we read it: read it again, and write only if still needed.
         wrapper = self.api.get_dashboard(remote.id)
-        current = wrapper.get(f"v{wrapper.get('version', 8)}") or {}
-        if not diff(expected_state(Kind.DASHBOARD, payload), current):
+        if not diff(expected_state(Kind.DASHBOARD, payload), wrapper.content):
             return
         try:
-            self.api.update_dashboard(remote.id, remote.folder_id, str(wrapper.get("hash")), payload)
+            self.api.update_dashboard(remote.id, remote.folder_id, str(wrapper.hash), payload)
         except ConflictError:
             raise ConflictError(
                 f"dashboard {change.key!r} keeps changing on the server while we write it",
@@ -143,6 +157,10 @@ class Applier:
             ) from None
 
     def _delete(self, change: Change) -> None:
+        with contextlib.suppress(NotFoundError):  # deleted by someone else since we read it: gone, as wanted
+            self._delete_remote(change)
+
+    def _delete_remote(self, change: Change) -> None:
         remote = change.remote
         assert remote is not None
         kind = change.kind

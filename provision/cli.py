@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from provision.errors import ExitCode, InputError, ProvisionError
+from provision.errors import ExitCode, InputError, Interrupted, ProvisionError
 from provision.options import BUNDLE, CONNECTION, OUTPUT, Common, shared
+
+if TYPE_CHECKING:
+    from provision.apply import ApplyResult
 
 app = typer.Typer(
     name="o2-provision",
@@ -223,6 +226,8 @@ def apply(
         emit_json({**result_doc(result, the_plan), "requests": {"reads": stats.reads, "writes": stats.writes}})
     else:
         say(summary("Apply", result, the_plan) + f" ({stats.reads} reads, {stats.writes} writes).")
+    if result.interrupted:
+        raise _interrupted("apply", result)
     if result.failed:
         first = result.failed[0].error
         raise type(first)(first.message, hint=explain_failure(first, bundle.values.stream) or first.hint)
@@ -372,8 +377,18 @@ def destroy(opts: Common, yes: Yes = False) -> None:
         emit_json(result_doc(result, the_plan))
     else:
         say(summary("Destroy", result, the_plan) + ".")
+    if result.interrupted:
+        raise _interrupted("destroy", result)
     if result.failed:
         raise result.failed[0].error
+
+
+def _interrupted(command: str, result: ApplyResult) -> Interrupted:
+    failed = f", {len(result.failed)} failed" if result.failed else ""
+    return Interrupted(
+        f"interrupted: {len(result.done)} change(s) made, {len(result.skipped)} not started{failed}",
+        hint=f"running {command} again converges",
+    )
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -384,7 +399,23 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def main() -> NoReturn:
-    """Run the CLI; every error ends as one line and an exit code, never a traceback."""
+    """Run the CLI; every error ends as one line and an exit code, never a traceback.
+
+    Everything printed goes through a guard that removes known secrets and terminal escapes.
+    """
+    from provision.output import Guarded
+
+    real = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Guarded(real[0]), Guarded(real[1])
+    try:
+        _run()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = real
+
+
+def _run() -> NoReturn:
     as_json = _wants_json(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
@@ -407,8 +438,10 @@ def main() -> NoReturn:
         error(InputError(exc.format_message()), as_json)
         sys.exit(int(ExitCode.INPUT))
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        sys.exit(130)
+        from provision.output import error
+
+        error(Interrupted("interrupted before any change was made"), as_json)
+        sys.exit(int(ExitCode.INTERRUPTED))
     sys.exit(code if isinstance(code, int) else 0)
 
 

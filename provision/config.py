@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import json
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from provision.errors import InputError
 
 DEFAULT_URL = "http://localhost:5080"
 DEFAULT_ORG = "default"
+MAX_TIMEOUT = 3600.0
+MAX_CONCURRENCY = 64
+MAX_DOTENV_BYTES = 1024 * 1024
+# Control characters (C0, DEL, C1), lone surrogates (undecodable bytes in the environment), line and
+# paragraph separators, and the bidirectional overrides that can make a terminal show other text.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#@\s]*@")
+USERINFO_PARTS = re.compile(r"://([^/?#@\s]*)@")
 
 
 class Secret:
@@ -55,6 +67,49 @@ class Settings:
     def has_credentials(self) -> bool:
         return self.authorization is not None
 
+    def secrets(self) -> list[str]:
+        """Every form of the credentials that could show up in a server's answer."""
+        if self.authorization is None:
+            return []
+        return secret_forms(self.authorization.reveal())
+
+
+def secret_forms(authorization: str) -> list[str]:
+    """`Basic <b64>`, the base64 (padded, unpadded, URL-quoted), `email:password`, the password."""
+    token = authorization.removeprefix("Basic ").strip()
+    forms = [authorization, token, token.rstrip("="), quote(token, safe="")]
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if decoded:
+        password = decoded.partition(":")[2]
+        forms += [decoded, json.dumps(decoded)[1:-1], password, json.dumps(password)[1:-1]]
+    return [f for f in dict.fromkeys(forms) if len(f) >= 3]
+
+
+def scrub_url(text: str) -> str:
+    """Text with the userinfo (`user:password@`) of every URL in it replaced by `***@`."""
+    return USERINFO.sub(r"\1***@", text)
+
+
+def url_problem(url: str) -> str | None:
+    """Why url is not a usable http(s) URL, or None when it is."""
+    if UNPRINTABLE.search(url) or any(c.isspace() for c in url):
+        return "it holds spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"it does not parse: {str(exc).splitlines()[0]}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "it has no host"
+    if port == 0:
+        return "port 0 is not a port"
+    return None
+
 
 def parse_token(raw: str, variable: str = "OPENOBSERVE_AUTH_TOKEN") -> Secret:
     """Turn `Basic <b64>` or the bare base64 of `email:password` into an Authorization value."""
@@ -75,21 +130,48 @@ def parse_token(raw: str, variable: str = "OPENOBSERVE_AUTH_TOKEN") -> Secret:
 
 
 def parse_url(raw: str, variable: str = "OPENOBSERVE_URL") -> str:
-    """Check an O2 base URL and drop its trailing slash."""
-    url = raw.strip().rstrip("/")
+    """Check an O2 base URL (scheme, host and port; no credentials, path, query or fragment)."""
+    url = raw.strip()
+    shown = scrub_url(url)[:200]
+    problem = url_problem(url)
+    if problem:
+        raise InputError(f"{variable} must be an http:// or https:// URL, got {shown!r} ({problem})")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(f"{variable} must be an http:// or https:// URL, got {raw.strip()!r}")
-    return url
+    if "@" in parts.netloc:
+        raise InputError(
+            f"{variable} must not hold credentials ({shown!r})",
+            hint="put them in OPENOBSERVE_AUTH_TOKEN, the base64 of 'email:password'",
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise InputError(
+            f"{variable} must be O2's base URL, scheme, host and port only, got {shown!r}",
+            hint="drop the path, query and fragment, e.g. https://o2.example.com:5080",
+        )
+    return urlunsplit((parts.scheme.lower(), parts.netloc, "", "", ""))
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
     """The variables a `.env` file sets (empty when there is no such file)."""
     if not path.is_file():
         return {}
+    try:
+        if path.stat().st_size > MAX_DOTENV_BYTES:
+            raise InputError(f"{path} is larger than {MAX_DOTENV_BYTES:,} bytes; is it a .env file?")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            # The line is not shown: it may hold the token.
+            raise InputError(f"{path}, line {binding.original.line}: not a KEY=value line (an unterminated quote?)")
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
 def load_settings(
@@ -116,20 +198,38 @@ def load_settings(
         value = env.get(name)
         return value if value not in (None, "") else None
 
-    resolved_url = parse_url(pick(url, "OPENOBSERVE_URL") or DEFAULT_URL)
-    resolved_org = (pick(org, "OPENOBSERVE_ORG") or DEFAULT_ORG).strip()
-    if not resolved_org or "/" in resolved_org:
-        raise InputError(f"OPENOBSERVE_ORG is not a valid organization id: {resolved_org!r}")
+    from provision.output import protect
+
+    raw_url = pick(url, "OPENOBSERVE_URL") or DEFAULT_URL
     raw_token = pick(token, "OPENOBSERVE_AUTH_TOKEN")
+    # Known before anything can fail, so no message can show them.
+    protect([raw_token.strip()] if raw_token else [])
+    protect(p for m in USERINFO_PARTS.finditer(raw_url) for p in (m.group(1), m.group(1).partition(":")[2]))
+    resolved_url = parse_url(raw_url)
+    resolved_org = (pick(org, "OPENOBSERVE_ORG") or DEFAULT_ORG).strip()
+    if (
+        not resolved_org
+        or len(resolved_org) > 256
+        or "/" in resolved_org
+        or UNPRINTABLE.search(resolved_org)
+        or any(c.isspace() for c in resolved_org)
+    ):
+        raise InputError(f"OPENOBSERVE_ORG is not a valid organization id: {resolved_org[:100]!r}")
     if raw_token is None and require_token:
         raise InputError(
             "OPENOBSERVE_AUTH_TOKEN is not set",
             hint="export it, or put it in .env (see `o2-provision init`)",
         )
+    if not math.isfinite(timeout):
+        raise InputError(f"--timeout must be a finite number of seconds, got {timeout}")
     if timeout <= 0:
         raise InputError(f"--timeout must be positive, got {timeout}")
+    if timeout > MAX_TIMEOUT:
+        raise InputError(f"--timeout must be at most {MAX_TIMEOUT:g} seconds, got {timeout:g}")
     if concurrency < 1:
         raise InputError(f"--concurrency must be at least 1, got {concurrency}")
+    if concurrency > MAX_CONCURRENCY:
+        raise InputError(f"--concurrency must be at most {MAX_CONCURRENCY}, got {concurrency}")
     verify: bool | str = True
     if insecure:
         verify = False
@@ -137,7 +237,7 @@ def load_settings(
         if not ca_cert.is_file():
             raise InputError(f"--ca-cert {ca_cert} is not a file")
         verify = str(ca_cert)
-    return Settings(
+    settings = Settings(
         url=resolved_url,
         org=resolved_org,
         authorization=parse_token(raw_token) if raw_token is not None else None,
@@ -146,3 +246,5 @@ def load_settings(
         concurrency=concurrency,
         verbose=verbose,
     )
+    protect(settings.secrets())
+    return settings

@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     CONFLICT = 5
     NETWORK = 6
     SERVER = 7
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class ProvisionError(Exception):
@@ -49,3 +50,9 @@ class NetworkError(ProvisionError):
 
 class ServerError(ProvisionError):
     exit_code = ExitCode.SERVER
+
+
+class Interrupted(ProvisionError):
+    """The user pressed Ctrl-C."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any
 
 from provision.errors import ProvisionError
 
@@ -16,6 +19,60 @@ if TYPE_CHECKING:  # kept out of start-up: render and validate never import the 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
 STATUS = {"unchanged": "in sync", "update": "drifted", "create": "missing", "delete": "undeclared"}
+
+
+_SECRETS: set[str] = set()
+# Everything unprintable but newline and tab: terminal escapes, carriage returns, bidi overrides.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#@\s]*@")
+MAX_LINE = 500
+
+
+def protect(secrets: Iterable[str]) -> None:
+    """Never print these strings (the token in its forms, a password): they are replaced by ***."""
+    _SECRETS.update(s for s in secrets if len(s) >= 3)
+
+
+def clean(text: str) -> str:
+    """Text without the known secrets, URL userinfo or unprintable characters."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _UNPRINTABLE.sub("", _USERINFO.sub(r"\1***@", text))
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """Text cleaned, its lines joined into one and cut to limit characters."""
+    flat = " ".join(clean(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Guarded(io.TextIOBase):
+    """A text stream that cleans each line before it reaches the real stream (stdout or stderr)."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self.target = target
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            complete, _, self._pending = self._pending.rpartition("\n")
+            self.target.write(clean(complete + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.target.write(clean(self._pending))
+            self._pending = ""
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.target, "encoding", "utf-8")
 
 
 def emit_json(document: Any) -> None:
@@ -31,16 +88,16 @@ def warn(line: str) -> None:
 
 
 def error(exc: ProvisionError, as_json: bool) -> None:
+    """The error as one clean line on stderr (one JSON document with --output json)."""
+    message = one_line(exc.message)
+    hint = one_line(exc.hint, 200) if exc.hint else None
     if as_json:
-        doc = {"error": exc.message, "exit_code": int(exc.exit_code)}
-        if exc.hint:
-            doc["hint"] = exc.hint
+        doc: dict[str, Any] = {"error": message, "exit_code": int(exc.exit_code)}
+        if hint:
+            doc["hint"] = hint
         sys.stderr.write(json.dumps(doc, sort_keys=True) + "\n")
         return
-    line = f"error: {exc.message}"
-    if exc.hint:
-        line += f"; {exc.hint}"
-    sys.stderr.write(line + "\n")
+    sys.stderr.write(f"error: {message}" + (f"; {hint}" if hint else "") + "\n")
 
 
 def short(value: Any, limit: int = 80) -> str:
@@ -94,9 +151,10 @@ def print_plan(plan: Plan, *, show_unchanged: bool = False) -> None:
 def result_doc(result: ApplyResult, plan: Plan) -> dict[str, Any]:
     return {
         "done": [change_doc(c) for c in result.done],
-        "failed": [{**change_doc(f.change), "error": f.error.message} for f in result.failed],
+        "failed": [{**change_doc(f.change), "error": one_line(f.error.message)} for f in result.failed],
         "skipped": [change_doc(c) for c in result.skipped],
         "unchanged": plan_summary(plan)["unchanged"],
+        "interrupted": result.interrupted,
     }
 
 
@@ -120,13 +178,13 @@ def print_progress(change: Change, error: ProvisionError | None) -> None:
     if error is None:
         say(f"  {PAST[change.action]} {change.kind.label} {change.key}")
     else:
-        say(f"  failed to {change.action.value} {change.kind.label} {change.key}: {error.message}")
+        say(f"  failed to {change.action.value} {change.kind.label} {change.key}: {one_line(error.message)}")
 
 
 def summary(verb: str, result: ApplyResult, plan: Plan) -> str:
     """`Apply complete: 2 created, 1 updated, …` for the end of apply and destroy."""
     done = {action: sum(1 for c in result.done if c.action == action) for action in PAST}
-    state = "incomplete" if result.failed else "complete"
+    state = "interrupted" if result.interrupted else "incomplete" if result.failed else "complete"
     return (
         f"{verb} {state}: {done['create']} created, {done['update']} updated, {done['delete']} deleted, "
         f"{plan_summary(plan)['unchanged']} unchanged, {len(result.failed)} failed, {len(result.skipped)} skipped"

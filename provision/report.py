@@ -39,12 +39,11 @@ def run_report(client: O2Client, bundle: Bundle, start_us: int, end_us: int, wor
     queries = [q for d in bundle.of(Kind.DASHBOARD) for q in panel_queries(d.payload)]
 
     def run(query: PanelQuery) -> PanelResult:
-        body = {"query": {"sql": query.sql, "start_time": start_us, "end_time": end_us, "from": 0, "size": 1000}}
         try:
-            answer = client.post(f"/api/{client.org}/_search", body, type=query.stream_type, search_type="dashboards")
+            rows = client.search(query.sql, start_us, end_us, stream_type=query.stream_type, search_type="dashboards")
         except ProvisionError as exc:
             return PanelResult(query, [], exc.message)
-        return PanelResult(query, list((answer or {}).get("hits") or []))
+        return PanelResult(query, rows)
 
     return parallel(run, queries, workers)
 

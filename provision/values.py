@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import types
@@ -11,10 +12,22 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from provision.config import UNPRINTABLE, url_problem
 from provision.errors import InputError
 
-URL_RE = re.compile(r"^https?://[^\s/]+", re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# O2 keeps letters, digits, '_' and ':' in a stream name (format_stream_name); '-' is allowed here too,
+# as it always was. Anything else (a quote above all) would break the SQL the templates write.
+STREAM_NAME = re.compile(r"^[A-Za-z0-9_:\-]+$")
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_NAME = 256  # stream, folder, model price name (O2's limit for the latter)
+MAX_PATTERN = 512  # O2's limit on a model price's match_pattern
+MAX_URL = 2048
+MAX_EMAIL = 254
+I64_MAX = 2**63 - 1
+# O2 turns minutes into microseconds (i64) when it evaluates an alert.
+MAX_MINUTES = I64_MAX // 60_000_000
 
 
 @dataclass(frozen=True)
@@ -54,22 +67,90 @@ POSITIVE = ("target_voice_to_voice_ms", "slow_turn_ms", "slow_turn_threshold")
 AT_LEAST_ONE_MINUTE = ("alert_period_minutes", "alert_frequency_minutes")
 
 
+class _Refused(yaml.YAMLError):
+    """YAML that parses but that o2-provision will not load (aliases, deep nesting)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases (no alias bombs) and with bounded nesting."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            line = self._line()
+            raise _Refused(f"line {line} uses a YAML alias (*name); write the value out instead")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                line = self._line()
+                raise _Refused(f"line {line} nests deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _line(self) -> int:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        return int(event.start_mark.line) + 1
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as data, through the restricted loader."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader: no arbitrary objects
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Read a YAML or TOML values file into a mapping."""
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"values file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        raise InputError(f"values file {path} is not a file")
     try:
-        data: Any = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path} is {size:,} bytes; a values file may hold at most {MAX_FILE_BYTES:,}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read values file {path}: {exc.strerror or type(exc).__name__}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    kind = "TOML" if path.suffix == ".toml" else "YAML"
+    try:
+        data: Any = tomllib.loads(text) if kind == "TOML" else parse_yaml(text)
+    except _Refused as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path} nests deeper than {MAX_DEPTH} levels") from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        kind = "TOML" if path.suffix == ".toml" else "YAML"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path} is not valid {kind}: {first}") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit conversion limit
+        raise InputError(f"{path} is not valid {kind}: {str(exc).splitlines()[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InputError(f"{path} must hold a mapping of values, not {type(data).__name__}")
+    _check_shape(data, str(path))
     return data
+
+
+def _check_shape(data: Any, source: str) -> None:
+    """Every mapping key a string, and no deeper than MAX_DEPTH (TOML has no nesting limit of its own)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(f"{source} nests deeper than {MAX_DEPTH} levels (at {where})")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    at = f" in {where}" if where else ""
+                    raise InputError(f"{source}: key {_show(key)}{at} is not a string; quote it")
+                stack.append((value, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node))
 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:
@@ -121,7 +202,7 @@ def _coerce(name: str, raw: Any, hint: Any, source: str) -> Any:
     if origin is list:
         (item,) = get_args(hint)
         if isinstance(raw, _SetString):
-            raw = [part.strip() for part in raw.split(",") if part.strip()] if item is str else None
+            raw = _set_list(name, raw, item, source)
         if raw is None:
             return []
         if not isinstance(raw, list):
@@ -133,31 +214,62 @@ def _coerce(name: str, raw: Any, hint: Any, source: str) -> Any:
         if isinstance(raw, _SetString) and raw.lower() in ("true", "false"):
             return raw.lower() == "true"
         if not isinstance(raw, bool):
-            raise InputError(f"{source}: {name} must be true or false, got {raw!r}")
+            raise InputError(f"{source}: {name} must be true or false, got {_show(raw)}")
         return raw
     if hint is int:
         if isinstance(raw, _SetString):
             try:
-                return int(raw)
+                raw = int(raw)
             except ValueError:
-                raise InputError(f"{source}: {name} must be a whole number, got {str(raw)!r}") from None
+                raise InputError(f"{source}: {name} must be a whole number, got {_show(str(raw))}") from None
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise InputError(f"{source}: {name} must be a whole number, got {_kind(raw)} {raw!r}")
+            raise InputError(f"{source}: {name} must be a whole number, got {_kind(raw)} {_show(raw)}")
+        if not -I64_MAX - 1 <= raw <= I64_MAX:
+            raise InputError(f"{source}: {name} is outside the 64-bit range O2 stores, got {_show(raw)}")
         return raw
     if hint is float:
         if isinstance(raw, _SetString):
             try:
-                return float(raw)
+                raw = float(raw)
             except ValueError:
-                raise InputError(f"{source}: {name} must be a number, got {str(raw)!r}") from None
+                raise InputError(f"{source}: {name} must be a number, got {_show(str(raw))}") from None
         if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise InputError(f"{source}: {name} must be a number, got {_kind(raw)} {raw!r}")
-        return float(raw)
+            raise InputError(f"{source}: {name} must be a number, got {_kind(raw)} {_show(raw)}")
+        try:
+            number = float(raw)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise InputError(f"{source}: {name} must be a finite number, got {_show(raw)}")
+        return number
     if hint is str:
         if not isinstance(raw, str):
-            raise InputError(f"{source}: {name} must be a string, got {_kind(raw)} {raw!r}")
+            raise InputError(f"{source}: {name} must be a string, got {_kind(raw)} {_show(raw)}")
+        if UNPRINTABLE.search(raw):
+            raise InputError(f"{source}: {name} must not contain control characters, got {_show(raw)}")
         return str(raw)
     raise InputError(f"{source}: {name} has an unsupported type")
+
+
+def _set_list(name: str, raw: _SetString, item: Any, source: str) -> Any:
+    """`--set key=a,b` for a list of strings; YAML flow syntax (`[...]`) for any list; empty for none."""
+    text = raw.strip()
+    if not text:
+        return None
+    if text.startswith("["):
+        try:
+            parsed = parse_yaml(text)
+        except yaml.YAMLError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{source}: {name} is not a valid YAML flow list: {first}") from None
+        _check_shape(parsed, source)
+        return parsed
+    if item is str:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    raise InputError(
+        f"{source}: {name} takes a YAML flow list, like "
+        "[{name: m, match_pattern: '^m$', input_per_1m: 1, output_per_1m: 2}]"
+    )
 
 
 def _model_price(name: str, raw: Any, source: str) -> ModelPrice:
@@ -188,20 +300,39 @@ def _check(values: Values, origin: dict[str, str]) -> None:
             raise fail(name, f"must be at least 1 (minutes), got {getattr(values, name)}")
     if values.alert_silence_minutes < 0:
         raise fail("alert_silence_minutes", "must not be negative")
+    for name in (*AT_LEAST_ONE_MINUTE, "alert_silence_minutes"):
+        if getattr(values, name) > MAX_MINUTES:
+            raise fail(name, f"must be at most {MAX_MINUTES} (minutes), got {getattr(values, name)}")
     for name in ("stream", "folder"):
-        if not getattr(values, name).strip():
+        text = getattr(values, name)
+        if not text.strip():
             raise fail(name, "must not be empty")
+        if len(text) > MAX_NAME:
+            raise fail(name, f"must be {MAX_NAME} characters or fewer, got {len(text)}")
+    if not STREAM_NAME.match(values.stream):
+        raise fail(
+            "stream",
+            f"may hold only letters, digits, '_', ':' and '-' (what O2 keeps in a stream name), "
+            f"got {_show(values.stream)}",
+        )
     for name in ("webhook_url", "slack_webhook_url"):
         url = getattr(values, name)
-        if url is not None and not URL_RE.match(url):
-            raise fail(name, f"must be an http:// or https:// URL, got {url!r}")
+        if url is None:
+            continue
+        problem = url_problem(url) if len(url) <= MAX_URL else f"is longer than {MAX_URL} characters"
+        if problem:
+            raise fail(name, f"must be an http:// or https:// URL, got {_show(url)} ({problem})")
     for email in values.alert_emails:
-        if not EMAIL_RE.match(email):
-            raise fail("alert_emails", f"has an invalid address {email!r}")
+        if len(email) > MAX_EMAIL or not EMAIL_RE.match(email):
+            raise fail("alert_emails", f"has an invalid address {_show(email)}")
     seen: set[str] = set()
     for price in values.model_prices:
         if not price.name.strip():
             raise fail("model_prices", "has an entry with an empty name")
+        if len(price.name) > MAX_NAME:
+            raise fail("model_prices", f"{_show(price.name)}: name must be {MAX_NAME} characters or fewer")
+        if len(price.match_pattern) > MAX_PATTERN:
+            raise fail("model_prices", f"{price.name!r}: match_pattern must be {MAX_PATTERN} characters or fewer")
         if price.name in seen:
             raise fail("model_prices", f"has two entries named {price.name!r}")
         seen.add(price.name)
@@ -217,3 +348,9 @@ def _check(values: Values, origin: dict[str, str]) -> None:
 
 def _kind(raw: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(type(raw), type(raw).__name__)
+
+
+def _show(raw: Any, limit: int = 60) -> str:
+    """A value as it appears in an error: its repr, cut short (a value may be a megabyte long)."""
+    text = repr(raw) if not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) < 10**limit else "a huge number"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

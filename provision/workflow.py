@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 from provision.apply import Applier, ApplyResult, Progress
 from provision.client import O2Client
@@ -46,5 +53,29 @@ def destroy_plan(session: Session, bundle: Bundle) -> Plan:
 def execute(
     session: Session, bundle: Bundle, plan: Plan, *, stop_on_error: bool, progress: Progress | None
 ) -> ApplyResult:
-    applier = Applier(session.api, session.state, bundle.values.folder, session.client.settings.concurrency)
-    return applier.run(plan, stop_on_error=stop_on_error, progress=progress)
+    """Apply the plan. A Ctrl-C stops it cleanly (requests in flight finish, nothing new starts);
+    a second Ctrl-C quits at once."""
+    stop = threading.Event()
+    applier = Applier(session.api, session.state, bundle.values.folder, session.client.settings.concurrency, stop)
+    with _stop_on_interrupt(stop):
+        return applier.run(plan, stop_on_error=stop_on_error, progress=progress)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            sys.stderr.write("error: interrupted twice: quit without waiting; running apply again converges\n")
+            sys.stderr.flush()
+            os._exit(130)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
