@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from provision.client import O2Client
 from provision.errors import AuthError, InputError, NetworkError, ProvisionError
 from provision.kinds import Kind
+from provision.panels import panel_queries
+from provision.remote import parallel
 from provision.render import Bundle
 from provision.stream import stream_exists
+
+_UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'|No field named ([^\s.]+)")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ def run_checks(client: O2Client, bundle: Bundle) -> list[Check]:
         checks.append(_stream(client, bundle.values.stream))
         if checks[-1].status == "ok":
             checks.extend(_llm(client, bundle.values.stream))
+            checks.extend(_queries(client, bundle))
     else:
         checks.append(Check("traces stream", "skip", "needs working credentials"))
     checks.extend(_destinations(bundle))
@@ -91,7 +98,9 @@ def _llm(client: O2Client, stream: str) -> list[Check]:
     end = int(time.time() * 1_000_000)
     sql = (
         "SELECT gen_ai_response_model AS model, count(*) AS calls, sum(gen_ai_usage_cost) AS cost "
-        f'FROM "{stream}" WHERE gen_ai_response_model IS NOT NULL GROUP BY gen_ai_response_model'
+        # gen_ai_operation_name is on every span O2 enriched, and only there (O2's own LLM views filter on it)
+        f'FROM "{stream}" WHERE gen_ai_operation_name IS NOT NULL AND gen_ai_response_model IS NOT NULL '
+        "GROUP BY gen_ai_response_model"
     )
     try:
         rows = client.search(sql, end - 3_600_000_000, end)
@@ -129,6 +138,65 @@ def _llm(client: O2Client, stream: str) -> list[Check]:
                 )
             )
     return checks
+
+
+def _queries(client: O2Client, bundle: Bundle) -> list[Check]:
+    """Each panel and alert query against the stream as it is now (``_search?validate=true``, last hour)."""
+    end = int(time.time() * 1_000_000)
+    named = [
+        (f"panel {q.dashboard} / {q.panel_title}", q.sql, "dashboards")
+        for d in bundle.of(Kind.DASHBOARD)
+        for q in panel_queries(d.payload)
+    ]
+    named += [(f"alert {a.key}", sql, "alerts") for a in bundle.of(Kind.ALERT) if (sql := _alert_sql(a.payload))]
+
+    def check(item: tuple[str, str, str]) -> Check:
+        name, sql, search_type = item
+        body = {"query": {"sql": sql, "start_time": end - 3_600_000_000, "end_time": end, "from": 0, "size": 1}}
+        try:
+            client.post(f"/api/{client.org}/_search", body, type="traces", search_type=search_type, validate="true")
+        except ProvisionError as exc:
+            return Check(name, "fail", exc.message, _query_fix(exc.message))
+        return Check(name, "ok", "runs on the stream as it is")
+
+    results = parallel(check, named, client.settings.concurrency)
+    failed = [c for c in results if c.status != "ok"]
+    if not failed:
+        return [Check("panel and alert queries", "ok", f"all {len(results)} run on the stream as it is")]
+    return failed
+
+
+def _alert_sql(alert: dict[str, Any]) -> str | None:
+    """The SQL an alert runs, or for a condition alert a query naming the columns its conditions test."""
+    condition = alert.get("query_condition") or {}
+    if condition.get("type") == "sql":
+        return str(condition.get("sql") or "") or None
+    columns = sorted(set(_condition_columns(condition.get("conditions"))))
+    if not columns:
+        return None
+    stream = str(alert.get("stream_name") or "")
+    return "SELECT " + ", ".join(f'"{c}"' for c in columns) + f' FROM "{stream}"'
+
+
+def _condition_columns(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [c for item in node for c in _condition_columns(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [str(node["column"])] if isinstance(node.get("column"), str) else []
+    return own + [c for key, value in node.items() if key != "column" for c in _condition_columns(value)]
+
+
+def _query_fix(message: str) -> str:
+    match = _UNKNOWN_FIELD.search(message)
+    if not match:
+        return "check the query in its template (o2-provision render shows it)"
+    column = match.group(1) or match.group(2)
+    return (
+        f"no span in the stream has had {column!r} yet, so O2 fails the whole query: start your bot once with "
+        "this version's setup_openobserve(), which adds every column the dashboards and alerts read "
+        "(on a fresh stream, `o2-provision apply --bootstrap-stream` does too)"
+    )
 
 
 def _destinations(bundle: Bundle) -> list[Check]:

@@ -1,4 +1,4 @@
-"""The traces stream alerts depend on: is it there, and how to make it exist."""
+"""The traces stream alerts and panels depend on: is it there, and how to make it exist with every column."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import time
 
 from provision.client import O2Client
 from provision.errors import NotFoundError, ProvisionError
-
-BOOTSTRAP_SPAN = "o2-provision.bootstrap"
 
 
 def stream_exists(client: O2Client, stream: str) -> bool:
@@ -25,21 +23,29 @@ def stream_exists(client: O2Client, stream: str) -> bool:
 
 
 def ensure_stream(client: O2Client, stream: str) -> bool:
-    """Send one marker span when the stream is missing; True when it had to."""
+    """Send the instrumentation's schema marker when the stream is missing; True when it had to.
+
+    The marker (``instrumentation.schema``) creates the stream with every column the dashboards and
+    alerts read, and is left out of all of them.
+    """
     if stream_exists(client, stream):
         return False
+    # Imported here: the instrumentation package loads Pipecat (~2 s), which only this path needs.
+    from instrumentation.schema import MARKER_SERVICE, MARKER_SPAN, marker_attributes
+
     now_ns = time.time_ns()
     span = {
         "traceId": os.urandom(16).hex(),
         "spanId": os.urandom(8).hex(),
-        "name": BOOTSTRAP_SPAN,
+        "parentSpanId": os.urandom(8).hex(),
+        "name": MARKER_SPAN,
         "kind": 1,
         "startTimeUnixNano": str(now_ns),
         "endTimeUnixNano": str(now_ns + 1_000),
-        "attributes": [{"key": "o2_provision.bootstrap", "value": {"boolValue": True}}],
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in marker_attributes().items()],
         "status": {"code": 1},
     }
-    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "o2-provision"}}]}
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": MARKER_SERVICE}}]}
     payload = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}
     client.request(
         "POST",
