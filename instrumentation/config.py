@@ -2,15 +2,19 @@
 
 Settings come from keyword arguments first, then the environment (a ``.env`` file is loaded but never
 overrides a variable that is already set). Every problem raises one :class:`ConfigurationError` whose
-one-line message names the variable; the auth token never appears in a message or a ``repr``.
+one-line message names the variable; the auth token, and anything that may be a password in the URL,
+never appears in a message or a ``repr``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
+import re
 from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -19,6 +23,10 @@ from instrumentation.contract import DEFAULT_CONTENT_LIMIT
 DEFAULT_ORG = "default"
 DEFAULT_STREAM = "default"
 DEFAULT_EXPORT_TIMEOUT_S = 3.0
+# The OpenTelemetry specification's names, in milliseconds; the per-signal one wins.
+TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+_USERINFO = re.compile(r"(?<=://).*@")  # greedy: a password may itself hold '@' or '/'
+_HEADER_SAFE = re.compile(r"[ -~]+")  # printable ASCII: the stream travels in an HTTP header
 
 
 class ConfigurationError(ValueError):
@@ -36,7 +44,7 @@ class OpenObserveConfig:
     service_name: str | None = None
     capture_content: bool = True
     content_limit: int = DEFAULT_CONTENT_LIMIT
-    export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S
+    export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S  # seconds for one export, connection and every read included
 
     @property
     def traces_endpoint(self) -> str:
@@ -58,35 +66,96 @@ def load_config(
     service_name: str | None = None,
     capture_content: bool = True,
     content_limit: int = DEFAULT_CONTENT_LIMIT,
-    export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S,
+    export_timeout: float | None = None,
     load_env_file: bool = True,
 ) -> OpenObserveConfig:
-    """Build the configuration from the arguments, falling back to ``OPENOBSERVE_*`` variables."""
+    """Build the configuration from the arguments, falling back to ``OPENOBSERVE_*`` variables.
+
+    ``export_timeout`` (seconds) falls back to ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or
+    ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds, as the OpenTelemetry specification defines them),
+    then to :data:`DEFAULT_EXPORT_TIMEOUT_S`.
+    """
     if load_env_file:
         load_dotenv(find_dotenv(usecwd=True), override=False)
     raw_url = _pick(url, "OPENOBSERVE_URL")
     if not raw_url:
         raise ConfigurationError("OPENOBSERVE_URL is not set")
-    if not raw_url.startswith(("http://", "https://")) or raw_url.split("://", 1)[1].strip("/") == "":
-        raise ConfigurationError("OPENOBSERVE_URL must start with http:// or https:// and name a host")
     resolved_org = _pick(org, "OPENOBSERVE_ORG") or DEFAULT_ORG
-    if "/" in resolved_org or resolved_org.strip() != resolved_org:
+    if re.search(r"[/?#%\s]", resolved_org) or not _HEADER_SAFE.fullmatch(resolved_org):
         raise ConfigurationError("OPENOBSERVE_ORG must be a plain organisation name such as 'default'")
     resolved_stream = _pick(stream, "OPENOBSERVE_STREAM") or DEFAULT_STREAM
+    if not _HEADER_SAFE.fullmatch(resolved_stream) or resolved_stream.strip() != resolved_stream:
+        raise ConfigurationError("OPENOBSERVE_STREAM must be printable ASCII without surrounding spaces")
     if content_limit < 1:
         raise ConfigurationError("content_limit must be a positive number of characters")
-    if export_timeout <= 0:
-        raise ConfigurationError("export_timeout must be a positive number of seconds")
     return OpenObserveConfig(
-        url=raw_url.rstrip("/"),
+        url=base_url(raw_url),
         org=resolved_org,
         stream=resolved_stream,
         authorization=basic_authorization(_pick(auth_token, "OPENOBSERVE_AUTH_TOKEN")),
         service_name=service_name,
         capture_content=capture_content,
         content_limit=content_limit,
-        export_timeout=export_timeout,
+        export_timeout=_export_timeout(export_timeout),
     )
+
+
+def base_url(raw: str) -> str:
+    """Check ``OPENOBSERVE_URL`` is O2's base URL (a ``ZO_BASE_URI`` path allowed) and drop the trailing slash.
+
+    Credentials in the URL are refused rather than used or stripped: they belong in
+    ``OPENOBSERVE_AUTH_TOKEN``, and the error never repeats them.
+    """
+    url = raw.strip().rstrip("/")
+    shown = repr(_USERINFO.sub("***@", url)[:200])
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ConfigurationError("OPENOBSERVE_URL must not contain spaces or control characters")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"OPENOBSERVE_URL must start with http:// or https:// and name a host, got {shown}")
+    if _USERINFO.search(url):
+        raise ConfigurationError(
+            "OPENOBSERVE_URL must not contain '@': a user name or password belongs in OPENOBSERVE_AUTH_TOKEN"
+        )
+    parts = _split(url)
+    if parts is None:
+        raise ConfigurationError(f"OPENOBSERVE_URL is not a valid URL (check the host and port), got {shown}")
+    if not parts.hostname:
+        raise ConfigurationError(f"OPENOBSERVE_URL must start with http:// or https:// and name a host, got {shown}")
+    if "?" in url or "#" in url:
+        raise ConfigurationError(f"OPENOBSERVE_URL must be O2's base URL, without a query or fragment, got {shown}")
+    if "api" in parts.path.split("/"):
+        raise ConfigurationError(
+            f"OPENOBSERVE_URL must be O2's base URL, not an API path (/api/{{org}}/v1/traces is added), got {shown}"
+        )
+    return url
+
+
+def _split(url: str) -> SplitResult | None:
+    """The URL's parts, or None when its host or port cannot be read (an unclosed IPv6 '[', port 'abc')."""
+    try:
+        parts = urlsplit(url)
+        return parts if parts.port != 0 else None
+    except ValueError:
+        return None
+
+
+def _export_timeout(explicit: float | None) -> float:
+    if explicit is not None:
+        if not math.isfinite(explicit) or explicit <= 0:
+            raise ConfigurationError("export_timeout must be a positive number of seconds")
+        return explicit
+    for variable in TIMEOUT_VARIABLES:
+        raw = os.environ.get(variable, "").strip()
+        if not raw:
+            continue
+        try:
+            millis = float(raw)
+        except ValueError:
+            millis = math.nan
+        if not math.isfinite(millis) or millis <= 0:
+            raise ConfigurationError(f"{variable} must be a positive number of milliseconds, got {raw[:40]!r}")
+        return millis / 1000
+    return DEFAULT_EXPORT_TIMEOUT_S
 
 
 def basic_authorization(token: str | None) -> str:
@@ -99,7 +168,7 @@ def basic_authorization(token: str | None) -> str:
         value = rest.strip()
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: a non-ASCII token
         decoded = ""
     if ":" not in decoded:
         raise ConfigurationError("OPENOBSERVE_AUTH_TOKEN must be 'Basic <base64>' or the base64 of email:password")

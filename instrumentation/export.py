@@ -6,18 +6,21 @@
   drops the OpenInference speech-to-text / text-to-speech spans that would otherwise arrive as orphan
   root traces (Pipecat never makes its ``stt``/``tts`` spans current, so those calls have no parent).
 * :class:`QuietExporter` wraps the OTLP exporter: one warning per outage instead of one error per
-  failed batch, and no retry back-off holding up shutdown once OpenObserve is known to be failing.
+  failed batch, no retry back-off holding up shutdown once OpenObserve is known to be failing, and a
+  total deadline per export (connection, retries and every read) that a trickling server cannot stretch.
 * :class:`OTLPExporter` is OpenTelemetry's OTLP/HTTP exporter (HTTP client, retries, compression,
-  ``OTEL_EXPORTER_OTLP_*`` settings) with the batch encoded by :mod:`instrumentation.otlp`.
+  ``OTEL_EXPORTER_OTLP_*`` settings) with the batch encoded by :mod:`instrumentation.otlp`. Redirects
+  are never followed (so the ``Authorization`` header goes nowhere else) and a 3xx is a failed export.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import requests
@@ -26,6 +29,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager, poolmanager
+from urllib3.connection import HTTPConnection
 
 from instrumentation.otlp import encode_spans
 from instrumentation.session import current_session
@@ -103,12 +108,94 @@ def _describe(error: requests.RequestException) -> str:
     return f"connection failed: {cause.group(1)}" if cause else f"connection failed: {type(error).__name__}"
 
 
+class _Deadline:
+    """Cuts the connections of one export when its time is up.
+
+    A socket timeout restarts on every byte received, so a server answering a byte a second would
+    otherwise hold the export (and the shutdown waiting for it) for as long as it likes.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    @contextmanager
+    def running(self) -> Iterator[_Deadline]:
+        """Watch the connections this thread uses until the block ends."""
+        self._current.deadline = self
+        self._timer.start()
+        try:
+            yield self
+        finally:
+            self._timer.cancel()
+            self._current.deadline = None
+
+    @classmethod
+    def watch(cls, connection: HTTPConnection) -> None:
+        """Put a connection the current thread is about to use under its export's deadline, if any."""
+        deadline: _Deadline | None = getattr(cls._current, "deadline", None)
+        if deadline is None:
+            return
+        with deadline._lock:
+            deadline._connections.append(connection)
+            expired = deadline.expired
+        if expired:
+            _cut(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connections = list(self._connections)
+        for connection in connections:
+            _cut(connection)
+
+
+def _cut(connection: HTTPConnection) -> None:
+    # shutdown(), unlike close(), wakes a recv() blocked in another thread.
+    sock = connection.sock
+    if sock is not None:
+        with suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    def _make_request(self, conn: HTTPConnection, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        _Deadline.watch(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _WatchedHTTPSPool(_WatchedHTTPPool, HTTPSConnectionPool):
+    pass
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _watch_pools(manager: PoolManager) -> PoolManager:
+    # Only urllib3's default pools are swapped: a SOCKS proxy manager keeps its own.
+    if manager.pool_classes_by_scheme is poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+    return manager
+
+
 class _ReasonAdapter(HTTPAdapter):
-    """Reports why a request failed before any response arrived."""
+    """Reports why a request failed before any response arrived; its connections obey :class:`_Deadline`."""
 
     def __init__(self, note: Callable[[str], None]) -> None:
         super().__init__()
         self._note = note
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _watch_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         try:
@@ -128,7 +215,9 @@ class OTLPExporter(OTLPSpanExporter):
         if client is None or getattr(self, "_shutdown", True):
             return super().export(spans)
         result = client.export(encode_spans(spans))
-        return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
+        # The client counts any status below 400 as delivered; a redirect it does not follow delivered nothing.
+        delivered = result.success and result.status_code is not None and result.status_code < 300
+        return SpanExportResult.SUCCESS if delivered else SpanExportResult.FAILURE
 
 
 class QuietExporter(SpanExporter):
@@ -136,11 +225,15 @@ class QuietExporter(SpanExporter):
 
     @classmethod
     def otlp_http(cls, endpoint: str, headers: dict[str, str], timeout: float) -> QuietExporter:
-        """An OTLP/HTTP protobuf exporter to ``endpoint``, wrapped; the warning names the failure."""
+        """An OTLP/HTTP protobuf exporter to ``endpoint``, wrapped; the warning names the failure.
+
+        ``timeout`` bounds each export as a whole, in seconds.
+        """
         session = requests.Session()
         exporter = cls(
             OTLPExporter(endpoint=endpoint, headers=headers, timeout=timeout, session=session),
             destination=endpoint,
+            deadline=timeout,
         )
         adapter = _ReasonAdapter(exporter._note)
         session.mount("http://", adapter)
@@ -148,9 +241,10 @@ class QuietExporter(SpanExporter):
         session.hooks["response"].append(exporter._note_response)
         return exporter
 
-    def __init__(self, inner: SpanExporter, destination: str) -> None:
+    def __init__(self, inner: SpanExporter, destination: str, deadline: float | None = None) -> None:
         self._inner = inner
         self._destination = destination
+        self._deadline = deadline
         self._failures = _CapturedFailures()
         for name in _EXPORTER_LOGGERS:
             logging.getLogger(name).addFilter(self._failures)
@@ -167,7 +261,9 @@ class QuietExporter(SpanExporter):
             self._reason = reason
 
     def _note_response(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.status_code >= 400:
+        if 300 <= response.status_code < 400:
+            self._note(f"HTTP {response.status_code} {response.reason}: redirects are not followed")
+        elif response.status_code >= 400:
             self._note(f"HTTP {response.status_code} {response.reason}")
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -176,7 +272,13 @@ class QuietExporter(SpanExporter):
         self._reason = self._failures.first_message = None
         with self._failures.active():
             try:
-                result = self._inner.export(spans)
+                if self._deadline is None:
+                    result = self._inner.export(spans)
+                else:
+                    with _Deadline(self._deadline).running() as deadline:
+                        result = self._inner.export(spans)
+                    if deadline.expired and result is not SpanExportResult.SUCCESS:
+                        self._reason = f"no complete answer within {self._deadline:g} s"
             except Exception as exc:
                 self._note(f"{type(exc).__name__}: {exc}")
                 result = SpanExportResult.FAILURE

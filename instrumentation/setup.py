@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from instrumentation.config import DEFAULT_EXPORT_TIMEOUT_S, OpenObserveConfig, load_config
+from instrumentation.config import OpenObserveConfig, load_config
 from instrumentation.contract import DEFAULT_CONTENT_LIMIT
 from instrumentation.export import OpenObserveSpanProcessor, QuietExporter, SessionSpanProcessor
 from instrumentation.hooks import uninstrument_all_pipelines
@@ -44,7 +44,7 @@ def setup_openobserve(
     tracer_provider: TracerProvider | None = None,
     capture_content: bool = True,
     content_limit: int = DEFAULT_CONTENT_LIMIT,
-    export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S,
+    export_timeout: float | None = None,
     load_env_file: bool = True,
 ) -> TracerProvider:
     """Send OpenTelemetry traces to OpenObserve over OTLP/HTTP (protobuf) and trace OpenAI calls.
@@ -60,7 +60,9 @@ def setup_openobserve(
     to ``tracer_provider`` if given, else to the SDK provider already installed globally, else to a new
     global one. OpenInference's OpenAI instrumentation is switched on against that provider.
     ``capture_content=False`` keeps message text off our spans and OpenInference's;
-    ``content_limit`` cuts message text to that many characters.
+    ``content_limit`` cuts message text to that many characters. ``export_timeout`` bounds each export
+    (connection, retries and every read together), in seconds; by default it comes from
+    ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds), else 3 s.
 
     Calling it again returns the same provider without adding a second exporter.
 
