@@ -92,7 +92,11 @@ class S2SBot:
 def _assemble(llm: LLMService[Any], user_params: LLMUserAggregatorParams, local_vad: bool) -> S2SBot:
     context = LLMContext([{"role": "user", "content": KICKOFF}])
     aggregators = LLMContextAggregatorPair(context, user_params=user_params)
-    output = NullOutputTransport(TransportParams(audio_out_enabled=True, audio_out_sample_rate=OUTPUT_SAMPLE_RATE))
+    # No end silence: the transport would play 2 s of it after the EndFrame.
+    params = TransportParams(
+        audio_out_enabled=True, audio_out_sample_rate=OUTPUT_SAMPLE_RATE, audio_out_end_silence_secs=0
+    )
+    output = NullOutputTransport(params)
     pipeline = Pipeline([aggregators.user(), llm, output, aggregators.assistant()])
     return S2SBot(pipeline, llm, context, local_vad)
 

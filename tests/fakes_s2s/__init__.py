@@ -1,0 +1,1 @@
+"""Smoke tests of the speech-to-speech fakes: real Pipecat realtime services against them, offline."""
