@@ -24,8 +24,9 @@ MAX_DOTENV_BYTES = 1024 * 1024
 # Control characters (C0, DEL, C1), lone surrogates (undecodable bytes in the environment), line and
 # paragraph separators, and the bidirectional overrides that can make a terminal show other text.
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#@\s]*@")
-USERINFO_PARTS = re.compile(r"://([^/?#@\s]*)@")
+# Up to the last '@' before the path: a password may hold '#' or '?' that a URL parser would cut at.
+USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]*@")
+USERINFO_PARTS = re.compile(r"://([^/\s]*)@")
 
 
 class Secret:
@@ -133,15 +134,15 @@ def parse_url(raw: str, variable: str = "OPENOBSERVE_URL") -> str:
     """Check an O2 base URL (scheme, host and port; no credentials, path, query or fragment)."""
     url = raw.strip()
     shown = scrub_url(url)[:200]
-    problem = url_problem(url)
-    if problem:
-        raise InputError(f"{variable} must be an http:// or https:// URL, got {shown!r} ({problem})")
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
+    if USERINFO.search(url):  # first: a parser's message could quote part of the password
         raise InputError(
             f"{variable} must not hold credentials ({shown!r})",
             hint="put them in OPENOBSERVE_AUTH_TOKEN, the base64 of 'email:password'",
         )
+    problem = url_problem(url)
+    if problem:
+        raise InputError(f"{variable} must be an http:// or https:// URL, got {shown!r} ({problem})")
+    parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query or parts.fragment or url.endswith(("?", "#")):
         raise InputError(
             f"{variable} must be O2's base URL, scheme, host and port only, got {shown!r}",

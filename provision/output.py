@@ -24,7 +24,7 @@ STATUS = {"unchanged": "in sync", "update": "drifted", "create": "missing", "del
 _SECRETS: set[str] = set()
 # Everything unprintable but newline and tab: terminal escapes, carriage returns, bidi overrides.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#@\s]*@")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]*@")
 MAX_LINE = 500
 
 
