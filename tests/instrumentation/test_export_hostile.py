@@ -7,7 +7,9 @@ a response trickled a byte at a time (status line or body), or a plain 200 (also
 from __future__ import annotations
 
 import base64
+import datetime
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +34,9 @@ TRICKLE_GIVES_UP = 4.0  # the server closes after this long, so a test of a brok
 class HostileEndpoint:
     """An OTLP endpoint that answers ``redirect`` (to ``location``), ``trickle-status``, ``trickle-body`` or ``ok``."""
 
-    def __init__(self, answer: str, *, status: int = 307, location: str = "") -> None:
+    def __init__(
+        self, answer: str, *, status: int = 307, location: str = "", tls: ssl.SSLContext | None = None
+    ) -> None:
         self.answer = answer
         self.requests: list[dict[str, str]] = []  # the headers of each request, lower-cased names
         self._stop = threading.Event()
@@ -64,6 +68,9 @@ class HostileEndpoint:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._scheme = "http" if tls is None else "https"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _trickle(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
@@ -79,7 +86,7 @@ class HostileEndpoint:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_port}"
 
     def __enter__(self) -> HostileEndpoint:
         self._thread.start()
@@ -163,6 +170,60 @@ def test_a_trickling_endpoint_cannot_hold_force_flush_past_the_export_timeout(
         started = time.monotonic()
         provider.force_flush()
         seconds = time.monotonic() - started
+    assert seconds < 1.5, f"force_flush took {seconds:.1f} s against a 0.5 s export timeout"
+    warnings = export_warnings(caplog)
+    assert len(warnings) == 1 and "(no complete answer within 0.5 s)" in warnings[0], warnings
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 and the certificate file a client must trust."""
+    pytest.importorskip("cryptography")
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
+def test_a_trickling_https_endpoint_is_cut_at_the_deadline_too(
+    provider: TracerProvider, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    context, cert_file = self_signed_tls(tmp_path)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", str(cert_file))
+    for bundle in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these win over the exporter's CA
+        monkeypatch.delenv(bundle, raising=False)
+    with HostileEndpoint("trickle-status", tls=context) as endpoint:
+        exporting_to(provider, endpoint.url, timeout=0.5)
+        provider.get_tracer("test").start_span("work").end()
+        started = time.monotonic()
+        provider.force_flush()
+        seconds = time.monotonic() - started
+    assert endpoint.requests, "the TLS handshake failed: the request never arrived"
     assert seconds < 1.5, f"force_flush took {seconds:.1f} s against a 0.5 s export timeout"
     warnings = export_warnings(caplog)
     assert len(warnings) == 1 and "(no complete answer within 0.5 s)" in warnings[0], warnings
