@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -118,29 +119,26 @@ class FakeAnthropic(ScriptedLLMServer):
         if not body.get("stream"):
             await asyncio.sleep(plan.ttft)
             return web.json_response(_message(plan))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
+        return await self.stream(request, plan, "text/event-stream", self._events(plan))
+
+    async def _events(self, plan: CallPlan) -> AsyncIterator[bytes]:
         # As Anthropic does: message_start counts the prompt, message_delta the whole message.
         start = {**_message(plan), "content": [], "stop_reason": None}
         start["usage"] = {**_usage(plan), "output_tokens": 1}
-        await response.write(_sse("message_start", {"message": start}))
+        yield _sse("message_start", {"message": start})
         await asyncio.sleep(plan.ttft)
         if plan.tool_call is not None:
             name, _arguments = plan.tool_call
             block = {"type": "tool_use", "id": f"toolu_fake_{plan.number}", "name": name, "input": {}}
-            await response.write(_sse("content_block_start", {"index": 0, "content_block": block}))
+            yield _sse("content_block_start", {"index": 0, "content_block": block})
             delta = {"type": "input_json_delta", "partial_json": plan.reply}
-            await response.write(_sse("content_block_delta", {"index": 0, "delta": delta}))
+            yield _sse("content_block_delta", {"index": 0, "delta": delta})
         else:
-            block = {"type": "text", "text": ""}
-            await response.write(_sse("content_block_start", {"index": 0, "content_block": block}))
+            yield _sse("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
             for chunk in reply_chunks(plan.reply):
-                delta = {"type": "text_delta", "text": chunk}
-                await response.write(_sse("content_block_delta", {"index": 0, "delta": delta}))
+                yield _sse("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": chunk}})
                 await asyncio.sleep(self.word_delay)
-        await response.write(_sse("content_block_stop", {"index": 0}))
+        yield _sse("content_block_stop", {"index": 0})
         stop = {"stop_reason": _stop_reason(plan), "stop_sequence": None}
-        await response.write(_sse("message_delta", {"delta": stop, "usage": _usage(plan)}))
-        await response.write(_sse("message_stop", {}))
-        await response.write_eof()
-        return response
+        yield _sse("message_delta", {"delta": stop, "usage": _usage(plan)})
+        yield _sse("message_stop", {})

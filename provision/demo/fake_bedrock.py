@@ -15,6 +15,7 @@ import asyncio
 import json
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -147,24 +148,20 @@ class FakeBedrock(ScriptedLLMServer):
         plan, failure = await self._start(request)
         if failure is not None:
             return failure
-        response = web.StreamResponse(headers={"Content-Type": EVENT_STREAM})
-        await response.prepare(request)
-        await response.write(converse_event("messageStart", {"role": "assistant"}))
+        return await self.stream(request, plan, EVENT_STREAM, self._events(plan))
+
+    async def _events(self, plan: CallPlan) -> AsyncIterator[bytes]:
+        yield converse_event("messageStart", {"role": "assistant"})
         await asyncio.sleep(plan.ttft)
         if plan.tool_call is not None:
-            name = plan.tool_call[0]
-            start = {"toolUse": {"toolUseId": f"tooluse_fake_{plan.number}", "name": name}}
-            await response.write(converse_event("contentBlockStart", {"contentBlockIndex": 0, "start": start}))
+            start = {"toolUse": {"toolUseId": f"tooluse_fake_{plan.number}", "name": plan.tool_call[0]}}
+            yield converse_event("contentBlockStart", {"contentBlockIndex": 0, "start": start})
             delta: dict[str, Any] = {"toolUse": {"input": plan.reply}}
-            await response.write(converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+            yield converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta})
         else:
             for chunk in reply_chunks(plan.reply):
-                delta = {"text": chunk}
-                await response.write(converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}))
+                yield converse_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": chunk}})
                 await asyncio.sleep(self.word_delay)
-        await response.write(converse_event("contentBlockStop", {"contentBlockIndex": 0}))
-        await response.write(converse_event("messageStop", {"stopReason": _stop_reason(plan)}))
-        metadata = {"usage": _usage(plan), "metrics": {"latencyMs": int(plan.ttft * 1000)}}
-        await response.write(converse_event("metadata", metadata))
-        await response.write_eof()
-        return response
+        yield converse_event("contentBlockStop", {"contentBlockIndex": 0})
+        yield converse_event("messageStop", {"stopReason": _stop_reason(plan)})
+        yield converse_event("metadata", {"usage": _usage(plan), "metrics": {"latencyMs": int(plan.ttft * 1000)}})

@@ -2,8 +2,9 @@
 
 Serves ``POST /{version}/models/{model}:streamGenerateContent?alt=sse``, as google-genai calls it when its
 ``HttpOptions(base_url=…)`` points here: an SSE stream of ``GenerateContentResponse`` chunks, one word of
-text each (or one ``functionCall`` part), the last with ``finishReason: STOP`` and ``usageMetadata``
-(``promptTokenCount``, ``candidatesTokenCount``, ``totalTokenCount``). ``:generateContent`` answers the
+text each (or one ``functionCall`` part), each with ``usageMetadata`` so far (``promptTokenCount``,
+``candidatesTokenCount`` = words so far, ``totalTokenCount``), the last with ``finishReason: STOP`` and the
+call's usage. ``:generateContent`` answers the
 same in one JSON response. A failing call is HTTP 500 with Google's error body. Scripting and recording
 are :class:`~provision.demo.fake_llm.ScriptedLLMServer`'s.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -60,21 +62,24 @@ def neutral_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _usage_metadata(plan: CallPlan) -> dict[str, int]:
+def _usage_metadata(prompt: int, candidates: int) -> dict[str, int]:
+    return {"promptTokenCount": prompt, "candidatesTokenCount": candidates, "totalTokenCount": prompt + candidates}
+
+
+def _chunk(plan: CallPlan, parts: list[dict[str, Any]], *, words_so_far: int, last: bool) -> dict[str, Any]:
+    """A ``GenerateContentResponse``; like Gemini's, each carries the usage so far, the last the whole call's."""
     usage = plan.usage or {}
-    return {
-        "promptTokenCount": usage.get("prompt_tokens", 0),
-        "candidatesTokenCount": usage.get("completion_tokens", 0),
-        "totalTokenCount": usage.get("total_tokens", 0),
-    }
-
-
-def _chunk(plan: CallPlan, parts: list[dict[str, Any]], *, last: bool) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
-    chunk: dict[str, Any] = {"candidates": [candidate], "modelVersion": plan.model, "responseId": f"fake-{plan.number}"}
+    prompt = usage.get("prompt_tokens", 0)
+    candidates = usage.get("completion_tokens", 0) if last else words_so_far
+    chunk: dict[str, Any] = {
+        "candidates": [candidate],
+        "usageMetadata": _usage_metadata(prompt, candidates),
+        "modelVersion": plan.model,
+        "responseId": f"fake-{plan.number}",
+    }
     if last:
         candidate["finishReason"] = "STOP"
-        chunk["usageMetadata"] = _usage_metadata(plan)
     return chunk
 
 
@@ -103,18 +108,19 @@ class FakeGemini(ScriptedLLMServer):
         if method == "generateContent":
             await asyncio.sleep(plan.ttft)
             parts = [_function_call_part(plan)] if plan.tool_call else [{"text": plan.reply}]
-            return web.json_response(_chunk(plan, parts, last=True))
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
+            return web.json_response(_chunk(plan, parts, words_so_far=0, last=True))
+        return await self.stream(request, plan, "text/event-stream", self._chunks(plan))
+
+    async def _chunks(self, plan: CallPlan) -> AsyncIterator[bytes]:
         await asyncio.sleep(plan.ttft)
         if plan.tool_call is not None:
-            chunks = [_chunk(plan, [_function_call_part(plan)], last=True)]
+            chunks = [_chunk(plan, [_function_call_part(plan)], words_so_far=0, last=True)]
         else:
             pieces = reply_chunks(plan.reply)
-            chunks = [_chunk(plan, [{"text": p}], last=i == len(pieces) - 1) for i, p in enumerate(pieces)]
+            chunks = [
+                _chunk(plan, [{"text": p}], words_so_far=i + 1, last=i == len(pieces) - 1) for i, p in enumerate(pieces)
+            ]
         for i, chunk in enumerate(chunks):
             if i:
                 await asyncio.sleep(self.word_delay)
-            await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
-        await response.write_eof()
-        return response
+            yield f"data: {json.dumps(chunk)}\r\n\r\n".encode()

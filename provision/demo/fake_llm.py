@@ -10,10 +10,11 @@ predicts the tokens every fake reports by the same rule. ``GET /_fake/chat_calls
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -22,7 +23,14 @@ from aiohttp import web
 
 from provision.demo.fake_openai import ChatCall, RecordedRequest, usage_for
 
-__all__ = ["CallPlan", "ChatCall", "RecordedRequest", "ScriptedLLMServer", "plain_text", "reply_chunks", "usage_for"]
+__all__ = ["CallPlan", "LLMCall", "RecordedRequest", "ScriptedLLMServer", "plain_text", "reply_chunks", "usage_for"]
+
+
+@dataclass
+class LLMCall(ChatCall):
+    """One call as the fake saw and answered it; ``hung_up`` when the client closed the stream before its end."""
+
+    hung_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class ScriptedLLMServer(ABC):
         self.slow_ttft = slow_ttft
         self.fail_status = fail_status
         self.requests: list[RecordedRequest] = []
-        self.chat_calls: list[ChatCall] = []
+        self.chat_calls: list[LLMCall] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -124,7 +132,7 @@ class ScriptedLLMServer(ABC):
     ) -> None:
         await self.stop()
 
-    def calls(self) -> list[ChatCall]:
+    def calls(self) -> list[LLMCall]:
         """The calls answered so far, oldest first."""
         return list(self.chat_calls)
 
@@ -137,9 +145,25 @@ class ScriptedLLMServer(ABC):
         failed = number in self.fail_calls
         usage = None if failed else usage_for(messages, reply)
         status = self.fail_status if failed else 200
-        self.chat_calls.append(ChatCall(number, model, messages, status, "" if failed else reply, usage, time.time()))
+        self.chat_calls.append(LLMCall(number, model, messages, status, "" if failed else reply, usage, time.time()))
         ttft = self.slow_ttft if number in self.slow_calls else self.ttft
         return CallPlan(number, model, reply, ttft, failed, tool_call, usage)
+
+    async def stream(
+        self, request: web.Request, plan: CallPlan, content_type: str, body: AsyncIterator[bytes]
+    ) -> web.StreamResponse:
+        """Answer ``request`` with ``body`` as it comes; a client that hangs up marks the call ``hung_up``."""
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        try:
+            async for piece in body:
+                await response.write(piece)
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError) as hang_up:
+            self.chat_calls[plan.number - 1].hung_up = True
+            if isinstance(hang_up, asyncio.CancelledError):
+                raise
+        return response
 
     async def _list_chat_calls(self, _request: web.Request) -> web.Response:
         return web.json_response([asdict(c) for c in self.chat_calls])

@@ -15,6 +15,7 @@ from pipecat.frames.frames import (
     EndFrame,
     ErrorFrame,
     Frame,
+    InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMRunFrame,
     LLMTextFrame,
@@ -91,8 +92,18 @@ def weather_handler(outcome: Outcome) -> Callable[[FunctionCallParams], Awaitabl
     return get_weather
 
 
-async def run_llm(llm: LLMService[Any], *, responses: int = 1, tools: bool = False, timeout: float = 5.0) -> Outcome:
-    """Ask ``llm`` once (``LLMRunFrame`` on a one-message context); wait for ``responses`` ends or ``timeout``."""
+async def run_llm(
+    llm: LLMService[Any],
+    *,
+    responses: int = 1,
+    tools: bool = False,
+    interrupt_after: float | None = None,
+    timeout: float = 5.0,
+) -> Outcome:
+    """Ask ``llm`` once (``LLMRunFrame`` on a one-message context); wait for ``responses`` ends or ``timeout``.
+
+    ``interrupt_after``: seconds after which an ``InterruptionFrame`` (the user speaking again) cuts the call.
+    """
     outcome = Outcome()
     context = LLMContext(
         [{"role": "user", "content": USER_TEXT}], tools=ToolsSchema([WEATHER_TOOL]) if tools else NOT_GIVEN
@@ -112,6 +123,9 @@ async def run_llm(llm: LLMService[Any], *, responses: int = 1, tools: bool = Fal
     async def drive() -> None:
         try:
             await worker.queue_frame(LLMRunFrame())
+            if interrupt_after is not None:
+                await asyncio.sleep(interrupt_after)
+                await worker.queue_frame(InterruptionFrame())
             deadline = started + timeout
             while outcome.responses_ended < responses and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
@@ -125,14 +139,12 @@ async def run_llm(llm: LLMService[Any], *, responses: int = 1, tools: bool = Fal
     return outcome
 
 
-def run_against(
-    fake: ScriptedLLMServer, build: Callable[[str], LLMService[Any]], *, responses: int = 1, tools: bool = False
-) -> Outcome:
-    """Start ``fake``, run :func:`run_llm` on the service ``build`` makes for its base URL, stop it."""
+def run_against(fake: ScriptedLLMServer, build: Callable[[str], LLMService[Any]], **run_args: Any) -> Outcome:
+    """Start ``fake``, run :func:`run_llm` (with ``run_args``) on the service ``build`` makes for its URL, stop it."""
 
     async def go() -> Outcome:
         async with fake:
-            return await run_llm(build(fake.base_url), responses=responses, tools=tools)
+            return await run_llm(build(fake.base_url), **run_args)
 
     return asyncio.run(go())
 
@@ -143,6 +155,29 @@ def refused_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def run_dropped(build: Callable[[str], LLMService[Any]]) -> tuple[Outcome, int]:
+    """Run :func:`run_llm` against a 127.0.0.1 server that closes every connection unanswered.
+
+    Returns the outcome and how many connections the client made (its attempts: every SDK here retries
+    a dropped connection unless told not to).
+    """
+    attempts = 0
+
+    async def drop(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        writer.close()
+
+    async def go() -> Outcome:
+        server = await asyncio.start_server(drop, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await run_llm(build(f"http://127.0.0.1:{port}"))
+
+    outcome = asyncio.run(go())
+    return outcome, attempts
 
 
 def prompt_tokens(*texts: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from provision.demo.fake_anthropic import FakeAnthropic, anthropic_llm
-from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against
+from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against, run_dropped
 
 REPLY = "Sure, here you go."
 WEATHER = {"forecast": "sunny", "city": "Paris"}
@@ -54,7 +54,8 @@ def test_a_tool_call_reaches_the_handler_and_a_second_call_carries_the_result() 
 
 def test_a_failing_call_is_one_request_and_an_error_frame() -> None:
     fake = FakeAnthropic(fail_calls=[1])
-    outcome = run_against(fake, anthropic_llm)
+    # A client that would retry a 500 (the SDK's default) is told not to by the response.
+    outcome = run_against(fake, lambda url: anthropic_llm(url, max_retries=2))
     (error,) = outcome.errors
     assert "500" in error.error and "fake failure" in error.error
     assert outcome.texts == [] and outcome.usages == []
@@ -67,6 +68,22 @@ def test_a_refused_connection_is_an_error_frame_at_once() -> None:
     outcome = run_against(FakeAnthropic(), lambda _url: anthropic_llm(refused_url()))
     (error,) = outcome.errors
     assert "Connection error" in error.error and outcome.seconds < 2
+
+
+def test_a_dropped_connection_is_one_attempt_and_an_error_frame() -> None:
+    outcome, attempts = run_dropped(anthropic_llm)
+    assert attempts == 1 and len(outcome.errors) == 1
+
+
+def test_an_interrupted_call_hangs_up_without_an_error() -> None:
+    fake = FakeAnthropic(replies=["one two three four five six"], ttft=0.2, word_delay=1.0)
+    outcome = run_against(fake, anthropic_llm, interrupt_after=0.6)
+    (call,) = fake.calls()
+    assert call.hung_up and call.status == 200 and not outcome.errors
+    assert outcome.text == "one "
+    # The prompt from message_start; for the output Pipecat's own estimate of the words it got.
+    (usage,) = outcome.usages
+    assert usage.prompt_tokens == prompt_tokens(SYSTEM, USER_TEXT) and 0 < usage.completion_tokens < 6
 
 
 def test_a_slow_call_waits_before_its_first_word() -> None:

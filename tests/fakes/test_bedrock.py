@@ -7,7 +7,7 @@ import json
 from botocore.eventstream import EventStreamBuffer
 
 from provision.demo.fake_bedrock import FakeBedrock, bedrock_llm, converse_event
-from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against
+from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against, run_dropped
 
 REPLY = "Sure, here you go."
 WEATHER = {"forecast": "sunny", "city": "Paris"}
@@ -82,6 +82,20 @@ def test_a_refused_connection_is_an_error_frame_at_once() -> None:
     outcome = run_against(FakeBedrock(), lambda _url: bedrock_llm(refused_url()))
     (error,) = outcome.errors
     assert "Could not connect" in error.error and outcome.seconds < 2
+
+
+def test_a_dropped_connection_is_one_attempt_and_an_error_frame() -> None:
+    outcome, attempts = run_dropped(bedrock_llm)
+    assert attempts == 1 and len(outcome.errors) == 1
+
+
+def test_an_interrupted_call_hangs_up_without_an_error() -> None:
+    fake = FakeBedrock(replies=["one two three four five six"], ttft=0.2, word_delay=1.0)
+    outcome = run_against(fake, bedrock_llm, interrupt_after=0.8)
+    (call,) = fake.calls()
+    assert call.hung_up and call.status == 200 and not outcome.errors
+    # Bedrock reports usage only at the end: no prompt tokens, Pipecat's estimate of the output.
+    assert [u.prompt_tokens for u in outcome.usages] in ([], [0])
 
 
 def test_a_slow_call_waits_before_its_first_word() -> None:

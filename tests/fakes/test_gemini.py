@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from provision.demo.fake_gemini import FakeGemini, gemini_llm
-from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against
+from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against, run_dropped
 
 REPLY = "Sure, here you go."
 WEATHER = {"forecast": "sunny", "city": "Paris"}
@@ -67,6 +67,21 @@ def test_a_refused_connection_is_an_error_frame_at_once() -> None:
     outcome = run_against(FakeGemini(), lambda _url: gemini_llm(refused_url()))
     (error,) = outcome.errors
     assert "Cannot connect" in error.error and outcome.seconds < 2
+
+
+def test_a_dropped_connection_is_one_attempt_and_an_error_frame() -> None:
+    outcome, attempts = run_dropped(gemini_llm)
+    assert attempts == 1 and len(outcome.errors) == 1
+
+
+def test_an_interrupted_call_hangs_up_without_an_error() -> None:
+    fake = FakeGemini(replies=["one two three four five six"], ttft=0.2, word_delay=1.0)
+    outcome = run_against(fake, gemini_llm, interrupt_after=0.6)
+    (call,) = fake.calls()
+    assert call.hung_up and call.status == 200 and not outcome.errors
+    assert outcome.text == "one "
+    # The usageMetadata of the last chunk received.
+    assert [(u.prompt_tokens, u.completion_tokens) for u in outcome.usages] == [(prompt_tokens(SYSTEM, USER_TEXT), 1)]
 
 
 def test_a_slow_call_waits_before_its_first_word() -> None:
