@@ -157,6 +157,16 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def run_inference_against(fake: ScriptedLLMServer, build: Callable[[str], LLMService[Any]]) -> str | None:
+    """Start ``fake``; return what the service's out-of-pipeline ``run_inference`` answers to one user message."""
+
+    async def go() -> str | None:
+        async with fake:
+            return await build(fake.base_url).run_inference(LLMContext([{"role": "user", "content": USER_TEXT}]))
+
+    return asyncio.run(go())
+
+
 def run_dropped(build: Callable[[str], LLMService[Any]]) -> tuple[Outcome, int]:
     """Run :func:`run_llm` against a 127.0.0.1 server that closes every connection unanswered.
 

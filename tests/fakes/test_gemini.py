@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from provision.demo.fake_gemini import FakeGemini, gemini_llm
-from tests.fakes.harness import SYSTEM, USER_TEXT, prompt_tokens, refused_url, run_against, run_dropped
+from tests.fakes.harness import (
+    SYSTEM,
+    USER_TEXT,
+    prompt_tokens,
+    refused_url,
+    run_against,
+    run_dropped,
+    run_inference_against,
+)
 
 REPLY = "Sure, here you go."
 WEATHER = {"forecast": "sunny", "city": "Paris"}
@@ -29,6 +37,14 @@ def test_the_reply_arrives_as_text_frames_and_the_usage_as_predicted() -> None:
     (request,) = fake.requests
     assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     assert outcome.seconds < 3
+
+
+def test_an_unstreamed_call_answers_the_reply_in_one_response() -> None:
+    fake = FakeGemini(replies=[REPLY])
+    assert run_inference_against(fake, gemini_llm) == REPLY
+    (call,) = fake.calls()
+    assert call.usage == {"prompt_tokens": prompt_tokens(SYSTEM, USER_TEXT), "completion_tokens": 4, "total_tokens": 25}
+    assert fake.requests[0].path == "/v1beta/models/gemini-2.5-flash:generateContent"
 
 
 def test_a_tool_call_reaches_the_handler_and_a_second_call_carries_the_result() -> None:
