@@ -363,7 +363,6 @@ class _RealtimeConversation:
     async def audio(self, pcm: bytes) -> None:
         decision = self.vad.feed(pcm, OUTPUT_SAMPLE_RATE)
         if decision == "started":
-            self.cancel_response()
             number = len([e for e in self.session.exchanges if e.number > 0]) + 1
             exchange = ExchangeRecord(number, speech_started_at=time.time())
             self.session.exchanges.append(exchange)
@@ -375,6 +374,8 @@ class _RealtimeConversation:
                     "item_id": self.user_item,
                 }
             )
+            # Server VAD's interrupt_response: the answer being generated is cancelled.
+            self.cancel_response()
         elif decision == "stopped":
             exchange = self.session.exchanges[-1]
             exchange.speech_stopped_at = time.time()
@@ -587,12 +588,15 @@ class FakeGeminiLive(_FakeBase):
         """The ``base_url`` for ``HttpOptions`` (google-genai turns it into ``wss://…/ws/…``)."""
         return f"https://127.0.0.1:{self.port}"
 
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this fake's self-signed certificate."""
+        return ssl.create_default_context(cadata=_certificate()[0])
+
     def http_options(self) -> Any:
         """``google.genai.types.HttpOptions`` aimed at this fake, trusting its certificate."""
         from google.genai.types import HttpOptions
 
-        context = ssl.create_default_context(cadata=_certificate()[0])
-        return HttpOptions(base_url=self.url, async_client_args={"ssl": context})
+        return HttpOptions(base_url=self.url, async_client_args={"ssl": self.client_ssl_context()})
 
     def _ssl_context(self) -> ssl.SSLContext:
         certificate, key = _certificate()
