@@ -20,8 +20,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallParams
 
-from provision.demo.fake_realtime import ExchangeScript, ToolCall, response_usage
-from provision.demo.s2s_bot import ConversationResult, S2SBot, run_conversation
+from provision.demo.fake_realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, ToolCall, response_usage
+from provision.demo.s2s_bot import ConversationResult, S2SBot, gemini_live_bot, openai_realtime_bot, run_conversation
 from tests.fakes_s2s.conftest import Fake, Pair, firsts, per_exchange, usages
 
 GREETING = "Hello, how can I help you today?"
@@ -125,3 +125,25 @@ def test_server_error_becomes_an_error_frame(fake_bot: Pair) -> None:
     assert per_exchange(result, BotStartedSpeakingFrame, 2) == [1, 1, 0]
     assert fake.sessions[0].exchange(2).failed == "fake outage"
     assert result.seconds < 12
+
+
+def test_concurrent_sessions_are_kept_apart(kind: str) -> None:
+    script = [ExchangeScript("Hi there.", "Hello to you.")]
+
+    async def go() -> tuple[Fake, list[ConversationResult]]:
+        fake: Fake = FakeOpenAIRealtime(script=script) if kind == "openai" else FakeGeminiLive(script=script)
+        async with fake:
+            bots = [
+                openai_realtime_bot(fake.url) if kind == "openai" else gemini_live_bot(fake.http_options())
+                for _ in range(2)
+            ]
+            results = await asyncio.gather(*(run_conversation(bot, exchanges=1) for bot in bots))
+        return fake, list(results)
+
+    fake, results = asyncio.run(go())
+
+    assert [[e.number for e in s.exchanges] for s in fake.sessions] == [[0, 1], [0, 1]]
+    assert all(s.exchange(1).user_transcript == "Hi there." for s in fake.sessions)
+    for result in results:
+        assert [e.frame.text for e in firsts(result, TranscriptionFrame)] == ["Hi there."]
+        assert per_exchange(result, BotStoppedSpeakingFrame, 1) == [1, 1]
