@@ -1,13 +1,16 @@
-"""The OpenInference ``ChatCompletion`` span of an OpenAI-compatible call made inside a pipeline.
+"""The OpenInference LLM span (``ChatCompletion``) of one LLM call, whatever the provider.
 
-Inside an instrumented pipeline the request (the parameters the service builds) and the answer (text,
-tool calls, usage, model) are already at hand, so the span is written from them, under OpenInference's
-names, instead of by OpenInference's wrapper of the OpenAI client, which copies every request and proxies
-every streamed chunk (~4 ms of CPU per call). OpenObserve reads the two alike.
+The request and the answer (text, tool calls, usage, model) are already at hand in the hooks, so the span
+is written from them, under OpenInference's names, instead of by a provider SDK wrapper (OpenInference's
+wrapper of the OpenAI client copies every request and proxies every streamed chunk, ~4 ms of CPU per
+call). For an OpenAI-compatible service the request is the exact parameters it sends; for the others it
+is the model and the conversation as Pipecat's context holds it (OpenAI's message format). OpenObserve
+reads every family alike: input/output as messages, tokens, cost, session.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ class ChatCall:
 
     started_ns: int
     params: Mapping[str, Any] | None = None
+    provider: str = "openai"
     ended_ns: int | None = None
     response_model: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -54,12 +58,20 @@ def emit_chat_span(
     text: str | None,
     prompt_tokens: int | None,
     completion_tokens: int | None,
-    error: BaseException | None,
+    error: BaseException | str | None,
     end_ns: int,
 ) -> None:
-    """Write ``call`` as a finished ``ChatCompletion`` span, child of the span in ``parent``."""
-    answered = error is None or text is not None or prompt_tokens is not None
-    attributes: dict[str, str | int] = {c.OI_SPAN_KIND: "LLM", c.OI_SYSTEM: "openai"}
+    """Write ``call`` as a finished ``ChatCompletion`` span, child of the span in ``parent``.
+
+    ``error`` is the exception the call raised or the message of the error the service reported.
+    """
+    cancelled = isinstance(error, asyncio.CancelledError)
+    answered = error is None or cancelled or text is not None or prompt_tokens is not None
+    attributes: dict[str, str | int | bool] = {
+        c.OI_SPAN_KIND: "LLM",
+        c.OI_SYSTEM: call.provider,
+        c.OI_PROVIDER: call.provider,
+    }
     params = _without_unset(call.params or {})
     attributes[c.OI_INVOCATION_PARAMETERS] = _dumps({k: v for k, v in params.items() if k not in _CONTENT_PARAMETERS})
     attributes[c.OI_INPUT] = _dumps(_media_redacted(params)) if RUNTIME.capture_content else c.REDACTED
@@ -78,10 +90,14 @@ def emit_chat_span(
         else:
             attributes[c.OI_OUTPUT] = c.REDACTED
         attributes[c.OI_OUTPUT_MIME] = "application/json"
+    if cancelled:
+        attributes[c.CANCELLED] = True
     span = tracer().start_span(c.CHAT_SPAN, context=parent, attributes=attributes, start_time=call.started_ns)
     if isinstance(error, Exception):
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    elif isinstance(error, str):
+        span.set_status(Status(StatusCode.ERROR, error[: c.ERROR_LIMIT]))
     elif error is None:
         span.set_status(Status(StatusCode.OK))
     span.end(end_time=max(call.ended_ns or end_ns, call.started_ns))

@@ -26,6 +26,7 @@ TURN_NUMBER = "pipecat.turn_number"
 
 # pipecat.llm_service
 SERVICE = "pipecat.service"
+PROVIDER = "pipecat.provider"  # the provider's Pipecat package: openai, groq, anthropic, google, aws, …
 MODEL = "pipecat.model"
 USER_MESSAGE = "pipecat.user_message"
 ASSISTANT_MESSAGE = "pipecat.assistant_message"
@@ -33,6 +34,11 @@ PROMPT_TOKENS = "pipecat.prompt_tokens"
 COMPLETION_TOKENS = "pipecat.completion_tokens"
 TOTAL_TOKENS = "pipecat.total_tokens"
 TTFB_MS = "pipecat.ttfb_ms"
+CANCELLED = "pipecat.cancelled"  # true when the user barged in before the call finished (status UNSET)
+
+# On a failed span, ours: the error as the service reported it (cut to ERROR_LIMIT characters).
+ERROR = "pipecat.error"
+ERROR_LIMIT = 500
 
 # pipecat.turn (also PROMPT_TOKENS / COMPLETION_TOKENS: the sums over the turn's LLM calls)
 VOICE_TO_VOICE_MS = "pipecat.voice_to_voice_ms"
@@ -40,6 +46,9 @@ STT_MS = "pipecat.stt_ms"
 LLM_TTFB_MS = "pipecat.llm_ttfb_ms"
 TTS_TTFB_MS = "pipecat.tts_ttfb_ms"
 INTERRUPTED = "pipecat.interrupted"
+FAILED_STAGE = "pipecat.failed_stage"  # stt, llm, tts or tool: the first stage whose error failed the turn
+TOOL_CALLS = "pipecat.tool_calls"  # function calls the turn ran
+TOOL_MS = "pipecat.tool_ms"  # ms those calls took, summed
 SCHEMA = "pipecat.schema_version"
 
 DEFAULT_CONTENT_LIMIT = 200
@@ -49,6 +58,7 @@ DEFAULT_CONTENT_LIMIT = 200
 CHAT_SPAN = "ChatCompletion"
 OI_SPAN_KIND = "openinference.span.kind"  # "LLM"
 OI_SYSTEM = "llm.system"
+OI_PROVIDER = "llm.provider"
 OI_MODEL = "llm.model_name"  # the model the response names; absent when the call failed
 OI_INVOCATION_PARAMETERS = "llm.invocation_parameters"
 OI_PROMPT_TOKENS = "llm.token_count.prompt"
@@ -59,6 +69,12 @@ OI_INPUT_MIME = "input.mime_type"
 OI_OUTPUT = "output.value"  # the response JSON; O2 stores it as gen_ai_output_messages
 OI_OUTPUT_MIME = "output.mime_type"
 REDACTED = "__REDACTED__"  # input/output text when content capture is off
+
+# A function call the LLM asked for: an OpenInference TOOL span under the turn. O2 reads it as
+# ``execute_tool`` and counts no tokens on it.
+TOOL_SPAN = "pipecat.tool_call"
+OI_TOOL_NAME = "tool.name"
+OI_TOOL_CALL_ID = "tool_call.id"
 
 
 def column(key: str) -> str:

@@ -3,8 +3,9 @@
 * :class:`SessionSpanProcessor` stamps the session ids onto every span started inside a
   :func:`~instrumentation.session.session_scope`, OpenInference's included.
 * :class:`OpenObserveSpanProcessor` batches spans on the SDK's background thread (bounded queue) and
-  drops the OpenInference speech-to-text / text-to-speech spans that would otherwise arrive as orphan
-  root traces (Pipecat never makes its ``stt``/``tts`` spans current, so those calls have no parent).
+  leaves out a provider SDK's own span of an LLM call we trace when it carries token usage (the Anthropic
+  SDK makes one): O2 sums tokens and cost over every span of a trace, so it would count the call twice.
+  Other exporters of the application still get it.
 * :class:`QuietExporter` wraps the OTLP exporter: one warning per outage instead of one error per
   failed batch, no retry back-off holding up shutdown once OpenObserve is known to be failing, and a
   total deadline per export (connection, retries and every read) that a trickling server cannot stretch.
@@ -32,7 +33,9 @@ from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager, poolmanager
 from urllib3.connection import HTTPConnection
 
+from instrumentation.contract import LLM_SPAN
 from instrumentation.otlp import encode_spans
+from instrumentation.runtime import TRACER_NAME
 from instrumentation.session import current_session
 
 logger = logging.getLogger(__name__)
@@ -43,9 +46,17 @@ _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.common.http",
 )
 _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
-_OPENINFERENCE_SCOPE = "openinference.instrumentation"
-# OpenInference span names that are legitimate roots (an LLM call made outside any pipeline span).
-_KEPT_ROOT_NAMES = frozenset({"ChatCompletion", "Completion", "CreateEmbeddingResponse"})
+# Keys from which O2 takes a span's tokens (openobserve-llm.md §2b, token rules).
+_USAGE_KEYS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.prompt",
+    "llm.token_count.completion",
+)
+# How many open pipecat.llm_service spans to remember (more than any process runs at once).
+_OPEN_LLM_SPANS_LIMIT = 4096
 
 
 class SessionSpanProcessor(SpanProcessor):
@@ -66,15 +77,9 @@ class SessionSpanProcessor(SpanProcessor):
         self._active = False
 
 
-def is_orphan_speech_span(span: ReadableSpan) -> bool:
-    """True for a parentless OpenInference span of an audio call (``Transcription``, TTS …)."""
+def _ours(span: ReadableSpan) -> bool:
     scope = span.instrumentation_scope
-    return (
-        span.parent is None
-        and scope is not None
-        and scope.name.startswith(_OPENINFERENCE_SCOPE)
-        and span.name not in _KEPT_ROOT_NAMES
-    )
+    return scope is not None and scope.name == TRACER_NAME
 
 
 class _CapturedFailures(logging.Filter):
@@ -331,7 +336,7 @@ class QuietExporter(SpanExporter):
 
 
 class OpenObserveSpanProcessor(SpanProcessor):
-    """Batches spans to OpenObserve off the event loop, minus orphan speech spans."""
+    """Batches spans to OpenObserve off the event loop, minus second copies of an LLM call's tokens."""
 
     def __init__(
         self,
@@ -348,13 +353,34 @@ class OpenObserveSpanProcessor(SpanProcessor):
             max_export_batch_size=min(512, max_queue_size),
         )
         self._shut = False
+        self._open_llm_spans: dict[int, None] = {}  # span ids of our pipecat.llm_service spans not yet ended
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if span.name == LLM_SPAN and _ours(span):
+            self._open_llm_spans[span.context.span_id] = None
+            if len(self._open_llm_spans) > _OPEN_LLM_SPANS_LIMIT:
+                self._open_llm_spans.pop(next(iter(self._open_llm_spans)), None)
         self._batch.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        if not self._shut and not is_orphan_speech_span(span):
-            self._batch.on_end(span)
+        if self._shut:
+            return
+        if _ours(span):
+            if span.name == LLM_SPAN and span.context is not None:
+                self._open_llm_spans.pop(span.context.span_id, None)
+        elif self._duplicates_our_usage(span):
+            return
+        self._batch.on_end(span)
+
+    def _duplicates_our_usage(self, span: ReadableSpan) -> bool:
+        """A foreign span under one of our LLM calls that carries tokens: our LLM child already has them."""
+        parent, attributes = span.parent, span.attributes
+        return (
+            parent is not None
+            and parent.span_id in self._open_llm_spans
+            and attributes is not None
+            and any(key in attributes for key in _USAGE_KEYS)
+        )
 
     def shutdown(self) -> None:
         """Flush what is queued (unless OpenObserve is failing) and stop the export thread."""

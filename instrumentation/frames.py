@@ -5,7 +5,8 @@ every processor: a task switch per frame per hop, the largest cost of tracing a 
 replaces ``push_frame`` on each processor of the pipeline with a function that looks at the frame's type
 and, for the few types that matter, tells the :class:`~instrumentation.turns.TurnTracker` and Pipecat's
 latency observer, inline, before the frame moves on. Each frame counts once (its first push downstream),
-as an observer with ``observe_every_push=False`` would see it.
+as an observer with ``observe_every_push=False`` would see it. Of the frames pushed upstream only
+``ErrorFrame`` matters: the stage of the service that pushed it failed.
 """
 
 from __future__ import annotations
@@ -20,14 +21,22 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
+    ErrorFrame,
     Frame,
+    FunctionCallCancelFrame,
+    FunctionCallInProgressFrame,
+    FunctionCallResultFrame,
     UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
 )
 from pipecat.observers import user_bot_latency_observer
 from pipecat.observers.base_observer import FramePushed
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown, UserBotLatencyObserver
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.llm_service import LLMService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
 
 from instrumentation.safety import contained
 from instrumentation.turns import TurnTracker
@@ -42,6 +51,12 @@ _LATENCY_FRAMES: tuple[type[Frame], ...] = tuple(
 )
 # Ids of frames already seen; frame ids only grow, so a short memory is enough.
 _SEEN_LIMIT = 256
+# The stage an ErrorFrame fails, by the kind of service that pushed it (other processors' errors do not).
+_ERROR_STAGES: tuple[tuple[type[FrameProcessor], str], ...] = (
+    (STTService, "stt"),
+    (LLMService, "llm"),
+    (TTSService, "tts"),
+)
 
 
 class _LatencyProbe(UserBotLatencyObserver):
@@ -79,10 +94,14 @@ class FrameTap:
         self._turn_handlers: tuple[tuple[type[Frame], Callable[[Frame], None]], ...] = (
             (VADUserStartedSpeakingFrame, self._on_vad_started),
             (UserStartedSpeakingFrame, lambda _frame: tracker.on_user_started()),
+            (UserStoppedSpeakingFrame, lambda _frame: tracker.on_user_stopped()),
             (BotStartedSpeakingFrame, lambda _frame: tracker.on_bot_started()),
             (BotStoppedSpeakingFrame, lambda _frame: tracker.on_bot_stopped()),
             (EndFrame, lambda _frame: tracker.on_pipeline_end()),
             (CancelFrame, lambda _frame: tracker.on_pipeline_end()),
+            (FunctionCallInProgressFrame, self._on_tool_started),
+            (FunctionCallResultFrame, self._on_tool_result),
+            (FunctionCallCancelFrame, self._on_tool_cancelled),
         )
         self._routes: dict[type, _Route] = {}
         self._seen: dict[int, None] = {}
@@ -115,10 +134,13 @@ class FrameTap:
         # Not a coroutine function: for the frames that do not matter (nearly all, audio included) it
         # hands back push_frame's own coroutine, so those pay for one dictionary look-up only.
         def tapped_push_frame(frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> Awaitable[None]:
-            if direction is FrameDirection.DOWNSTREAM and self._enabled:
-                route = self._routes.get(type(frame)) or self._route_for(type(frame))
-                if route is not _IGNORED and frame.id not in self._seen:
-                    return self._observe_then_push(source(), route, frame, push_frame, direction)
+            if self._enabled:
+                if direction is FrameDirection.DOWNSTREAM:
+                    route = self._routes.get(type(frame)) or self._route_for(type(frame))
+                    if route is not _IGNORED and frame.id not in self._seen:
+                        return self._observe_then_push(source(), route, frame, push_frame, direction)
+                elif isinstance(frame, ErrorFrame) and frame.id not in self._seen:
+                    self._on_error(frame)
             return push_frame(frame, direction)
 
         return tapped_push_frame
@@ -132,9 +154,7 @@ class FrameTap:
         direction: FrameDirection,
     ) -> None:
         with contained("watching the pipeline's frames"):
-            self._seen[frame.id] = None
-            if len(self._seen) > _SEEN_LIMIT:
-                del self._seen[next(iter(self._seen))]
+            self._remember(frame)
             # The latency observer sees BotStartedSpeaking before the tracker could end the turn.
             if route.latency and source is not None:
                 pushed = FramePushed(source, source, frame, direction, time.monotonic_ns())
@@ -143,12 +163,37 @@ class FrameTap:
                 route.turn(frame)
         await push_frame(frame, direction)
 
+    def _remember(self, frame: Frame) -> None:
+        self._seen[frame.id] = None
+        if len(self._seen) > _SEEN_LIMIT:
+            del self._seen[next(iter(self._seen))]
+
     def _route_for(self, frame_type: type) -> _Route:
         turn = next((handler for cls, handler in self._turn_handlers if issubclass(frame_type, cls)), None)
         latency = issubclass(frame_type, _LATENCY_FRAMES)
         route = _Route(turn, latency) if turn is not None or latency else _IGNORED
         self._routes[frame_type] = route
         return route
+
+    def _on_error(self, frame: ErrorFrame) -> None:
+        with contained("reading an error frame"):
+            self._remember(frame)
+            processor = frame.processor
+            stage = next((name for cls, name in _ERROR_STAGES if isinstance(processor, cls)), None)
+            if stage is not None:
+                self._tracker.on_error(stage, str(frame.error))
+
+    def _on_tool_started(self, frame: Frame) -> None:
+        if isinstance(frame, FunctionCallInProgressFrame):
+            self._tracker.on_tool_started(frame.tool_call_id, frame.function_name, frame.arguments)
+
+    def _on_tool_result(self, frame: Frame) -> None:
+        if isinstance(frame, FunctionCallResultFrame):
+            self._tracker.on_tool_finished(frame.tool_call_id, frame.result, error=frame.error, cancelled=False)
+
+    def _on_tool_cancelled(self, frame: Frame) -> None:
+        if isinstance(frame, FunctionCallCancelFrame):
+            self._tracker.on_tool_finished(frame.tool_call_id, None, error=None, cancelled=True)
 
     def _on_vad_started(self, frame: Frame) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):

@@ -3,10 +3,16 @@
 Turns are tracked by a :class:`~instrumentation.frames.FrameTap` on the pipeline's processors. Each LLM
 service's ``_process_context`` (the coroutine that makes one inference and awaits its whole stream) is
 replaced on the instance by a wrapper that runs it inside a ``pipecat.llm_service`` span, child of the
-current turn and current while the call runs. For an OpenAI-compatible service the wrapper also watches
-the request it builds and writes the OpenInference ``ChatCompletion`` child span itself
-(:mod:`instrumentation.chat_span`), with instrumentations suppressed during the client call so that
-OpenInference's OpenAI wrapper, if installed, neither spends its time nor makes a second span.
+current turn and current while the call runs, and writes the OpenInference ``ChatCompletion`` child span
+itself (:mod:`instrumentation.chat_span`) from what the service sees: for an OpenAI-compatible service
+the exact request it builds, for the others (Anthropic, Gemini, Bedrock, …) the conversation in Pipecat's
+context; the usage the service reports; an error it reports with ``push_error`` instead of raising.
+Instrumentations are suppressed during an OpenAI client call so that OpenInference's OpenAI wrapper, if
+installed, neither spends its time nor makes a second span. Speech-to-speech services, which have no
+``_process_context``, are traced by :mod:`instrumentation.realtime`.
+
+``instrument_pipeline`` never raises into the bot: a pipeline it cannot hook is left as it was, with one
+warning.
 
 When Pipecat's own tracing is switched on (``enable_tracing=True``), ``_process_context`` is Pipecat's
 ``@traced_llm`` wrapper. We then apply ``traced_llm`` to our wrapper of the undecorated function, so
@@ -18,6 +24,8 @@ either way, and each call still makes exactly one ``pipecat.llm_service`` span.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import time
 import types
 import uuid
@@ -40,19 +48,23 @@ from pipecat.utils.tracing.service_decorators import traced_llm
 from instrumentation.chat_span import ChatCall, emit_chat_span
 from instrumentation.frames import FrameTap
 from instrumentation.llm_span import LLMCallRecorder, LLMServiceSpan
+from instrumentation.realtime import RealtimeCalls
 from instrumentation.safety import contained
+from instrumentation.services import model_of, provider_of
 from instrumentation.session import SessionInfo, with_session
 from instrumentation.turns import DEFAULT_TURN_END_GRACE_S, Stages, Turn, TurnTracker
 
 ProcessContext = Callable[..., Awaitable[Any]]
 
+logger = logging.getLogger("instrumentation")
+
 _MISSING = object()
 # The coroutine Pipecat's LLM services run one inference in (and Pipecat's @traced_llm wraps).
 _TARGET = "_process_context"
 # Methods the service calls during one inference that we watch for the duration of that inference.
-_WATCHED = ("push_frame", "stop_ttfb_metrics", "start_llm_usage_metrics")
-# ... and, on an OpenAI-compatible service, the ones that show its request and tool calls.
-_WATCHED_OPENAI = ("get_chat_completions", "build_chat_completion_params", "run_function_calls")
+_WATCHED = ("push_frame", "stop_ttfb_metrics", "start_llm_usage_metrics", "push_error_frame", "run_function_calls")
+# ... and, on an OpenAI-compatible service, the ones that show its exact request.
+_WATCHED_OPENAI = ("get_chat_completions", "build_chat_completion_params")
 
 
 async def _probe(self: object, context: object) -> None:
@@ -69,6 +81,7 @@ class _Instrumented:
     tracker: TurnTracker
     # Weak: the registry is keyed weakly by the worker, and a service refers back to its worker.
     restore: list[tuple[weakref.ref[LLMService], object]]
+    realtime: list[RealtimeCalls]
 
 
 _pipelines: weakref.WeakKeyDictionary[PipelineWorker, _Instrumented] = weakref.WeakKeyDictionary()
@@ -89,23 +102,41 @@ def instrument_pipeline(
     ``user_id``. A turn ends ``turn_end_grace`` seconds after the bot stops speaking, when the user
     barges in, or when the pipeline ends. Calling it again for the same worker changes nothing.
     """
-    existing = _pipelines.get(worker)
-    if existing is not None:
-        return existing.session_id
     session = SessionInfo(session_id or uuid.uuid4().hex, user_id)
+    try:
+        existing = _pipelines.get(worker)
+        if existing is not None:
+            return existing.session_id
+        _pipelines[worker] = _instrument(worker, session, turn_end_grace)
+    except Exception:
+        logger.warning("cannot trace this pipeline; the bot runs untraced", exc_info=True)
+    return session.session_id
+
+
+def _instrument(worker: PipelineWorker, session: SessionInfo, turn_end_grace: float) -> _Instrumented:
+    """Hook every processor of ``worker``'s pipeline, all or nothing."""
     processors = list(_walk(worker.pipeline))
+    llms = [p for p in processors if isinstance(p, LLMService)]
     stages = Stages(
         stt=frozenset(p.name for p in processors if isinstance(p, STTService)),
         tts=frozenset(p.name for p in processors if isinstance(p, TTSService)),
+        speech_to_speech=not all(_has_process_context(llm) for llm in llms),
     )
     tracker = TurnTracker(session, stages, turn_end_grace)
-    tap = FrameTap(tracker)
-    tap.attach(processors)
-    worker.add_event_handler("on_pipeline_started", tap.on_pipeline_started)
-    worker.add_event_handler("on_pipeline_finished", tap.on_pipeline_finished)
-    restore = [(weakref.ref(llm), _wrap(llm, tracker)) for llm in processors if isinstance(llm, LLMService)]
-    _pipelines[worker] = _Instrumented(session.session_id, tap, tracker, restore)
-    return session.session_id
+    instrumented = _Instrumented(session.session_id, FrameTap(tracker), tracker, [], [])
+    try:
+        instrumented.tap.attach(processors)
+        for llm in llms:
+            if _has_process_context(llm):
+                instrumented.restore.append((weakref.ref(llm), _wrap(llm, tracker)))
+            else:
+                instrumented.realtime.append(RealtimeCalls(llm, tracker))
+        worker.add_event_handler("on_pipeline_started", instrumented.tap.on_pipeline_started)
+        worker.add_event_handler("on_pipeline_finished", instrumented.tap.on_pipeline_finished)
+    except BaseException:
+        _undo(instrumented)
+        raise
+    return instrumented
 
 
 def uninstrument_pipeline(worker: PipelineWorker) -> None:
@@ -122,6 +153,8 @@ def uninstrument_all_pipelines() -> None:
 
 
 def _undo(instrumented: _Instrumented) -> None:
+    for realtime in instrumented.realtime:
+        realtime.detach()
     instrumented.tap.detach()
     instrumented.tracker.close()
     for service_ref, previous in instrumented.restore:
@@ -132,6 +165,10 @@ def _undo(instrumented: _Instrumented) -> None:
             service.__dict__.pop(_TARGET, None)
         else:
             setattr(service, _TARGET, previous)
+
+
+def _has_process_context(service: LLMService) -> bool:
+    return inspect.iscoroutinefunction(getattr(type(service), _TARGET, None))
 
 
 def _walk(processor: FrameProcessor, seen: set[int] | None = None) -> Iterator[FrameProcessor]:
@@ -189,18 +226,22 @@ class _Inference:
         self._tracker = tracker
         self._turn: Turn = tracker.begin_llm_call()
         self._chat: ChatCall | None = None
+        self._reported_error: str | None = None
+        self._provider = provider = provider_of(service)
+        model = model_of(service)
         try:
             self._span = LLMServiceSpan(
                 type(service).__name__,
-                _model_name(service),
+                model,
                 user_message=_last_user_text(context),
                 session=tracker.session,
                 turn_number=self._turn.number,
                 parent=self._turn.context,
+                provider=provider,
             )
             self._recorder = self._span.__enter__()
         except BaseException:
-            tracker.end_llm_call(self._turn, prompt_tokens=None, completion_tokens=None, ttfb_ms=None, failed=False)
+            tracker.end_llm_call(self._turn, prompt_tokens=None, completion_tokens=None, ttfb_ms=None)
             raise
         openai_compatible = all(callable(getattr(service, name, None)) for name in _WATCHED_OPENAI)
         watched = _WATCHED + _WATCHED_OPENAI if openai_compatible else _WATCHED
@@ -209,6 +250,8 @@ class _Inference:
             self._watch(self._recorder)
             if openai_compatible:
                 self._watch_request()
+            else:
+                self._chat = ChatCall(time.time_ns(), {"model": model, **_conversation(context)}, provider)
         except BaseException:
             self.finish(None)
             raise
@@ -218,6 +261,8 @@ class _Inference:
         push_frame = service.push_frame
         stop_ttfb = service.stop_ttfb_metrics
         start_usage = service.start_llm_usage_metrics
+        push_error_frame = service.push_error_frame
+        run_function_calls = service.run_function_calls
 
         async def watched_push_frame(frame: Any, *args: Any, **kwargs: Any) -> Any:
             if isinstance(frame, LLMTextFrame):
@@ -237,18 +282,33 @@ class _Inference:
                     self._chat.ended_ns = time.time_ns()
             return await start_usage(tokens, *args, **kwargs)
 
+        async def watched_push_error_frame(error: Any, *args: Any, **kwargs: Any) -> Any:
+            # Most services catch a failed request and report it as an ErrorFrame instead of raising.
+            with contained("reading the LLM's error"):
+                if self._reported_error is None:
+                    self._reported_error = str(error.error)
+            return await push_error_frame(error, *args, **kwargs)
+
+        async def watched_run_function_calls(function_calls: Any, *args: Any, **kwargs: Any) -> Any:
+            with contained("reading the LLM's tool calls"):
+                if self._chat is not None:
+                    for call in function_calls:
+                        self._chat.add_tool_call(call.tool_call_id, call.function_name, call.arguments)
+            return await run_function_calls(function_calls, *args, **kwargs)
+
         service.push_frame = watched_push_frame  # type: ignore[method-assign]
         service.stop_ttfb_metrics = watched_stop_ttfb  # type: ignore[method-assign]
         service.start_llm_usage_metrics = watched_start_usage  # type: ignore[method-assign]
+        service.push_error_frame = watched_push_error_frame  # type: ignore[method-assign]
+        service.run_function_calls = watched_run_function_calls  # type: ignore[method-assign]
 
     def _watch_request(self) -> None:
         service: Any = self._service
         get_chat_completions = service.get_chat_completions
         build_params = service.build_chat_completion_params
-        run_function_calls = service.run_function_calls
 
         async def watched_get_chat_completions(*args: Any, **kwargs: Any) -> Any:
-            self._chat = ChatCall(time.time_ns())
+            self._chat = ChatCall(time.time_ns(), provider=self._provider)
             # We write the ChatCompletion span ourselves: OpenInference's wrapper skips suppressed calls.
             token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
             try:
@@ -262,23 +322,16 @@ class _Inference:
                 self._chat.params = params
             return params
 
-        async def watched_run_function_calls(function_calls: Any, *args: Any, **kwargs: Any) -> Any:
-            with contained("reading the LLM's tool calls"):
-                if self._chat is not None:
-                    for call in function_calls:
-                        self._chat.add_tool_call(call.tool_call_id, call.function_name, call.arguments)
-            return await run_function_calls(function_calls, *args, **kwargs)
-
         service.get_chat_completions = watched_get_chat_completions
         service.build_chat_completion_params = watched_build_params
-        service.run_function_calls = watched_run_function_calls
 
-    def finish(self, error: BaseException | None) -> None:
+    def finish(self, raised: BaseException | None) -> None:
         for name, value in self._saved.items():
             if value is _MISSING:
                 self._service.__dict__.pop(name, None)
             else:
                 setattr(self._service, name, value)
+        error = raised if raised is not None else self._reported_error
         if self._chat is not None and self._recorder.span.is_recording():
             with contained("writing the ChatCompletion span"):
                 self._chat.response_model = _full_model_name(self._service)
@@ -291,13 +344,14 @@ class _Inference:
                     error=error,
                     end_ns=time.time_ns(),
                 )
-        self._span.__exit__(type(error) if error else None, error, None)
+        self._span.close(error)
+        failure = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
         self._tracker.end_llm_call(
             self._turn,
             prompt_tokens=self._recorder.prompt_tokens,
             completion_tokens=self._recorder.completion_tokens,
             ttfb_ms=self._recorder.ttfb_ms,
-            failed=isinstance(error, Exception),
+            error=failure if isinstance(failure, str) else None,
             cancelled=isinstance(error, asyncio.CancelledError),
         )
 
@@ -312,10 +366,21 @@ def _full_model_name(service: LLMService) -> str | None:
     return str(name) if name else None
 
 
-def _model_name(service: LLMService) -> str:
-    settings_model = getattr(getattr(service, "_settings", None), "model", None)
-    name = settings_model or getattr(service, "model_name", None)
-    return str(name) if name else "unknown"
+def _conversation(context: Any) -> dict[str, Any]:
+    """The request of a non-OpenAI call as the context holds it: its messages and tools, OpenAI-style."""
+    request: dict[str, Any] = {}
+    with contained("reading the LLM's context"):
+        request["messages"] = list(context.get_messages())
+        tools = getattr(context, "tools", None)
+        standard = getattr(tools, "standard_tools", None)
+        if standard:
+            request["tools"] = [_tool_schema(tool) for tool in standard]
+    return request
+
+
+def _tool_schema(tool: Any) -> Any:
+    to_dict = getattr(tool, "to_default_dict", None)
+    return to_dict() if callable(to_dict) else str(tool)
 
 
 def _last_user_text(context: Any) -> str | None:

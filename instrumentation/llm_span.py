@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -11,6 +12,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from instrumentation import contract as c
+from instrumentation.chat_span import ChatCall, emit_chat_span
 from instrumentation.runtime import clip, tracer
 from instrumentation.safety import contained
 from instrumentation.session import SessionInfo, current_session, session_scope, with_session
@@ -67,8 +69,12 @@ class LLMCallRecorder:
             return None
         return round((self._first_token - self._started) * 1000)
 
-    def finish(self, error: BaseException | None) -> None:
-        """Write the outcome onto the span and end it."""
+    def finish(self, error: BaseException | str | None) -> None:
+        """Write the outcome onto the span and end it.
+
+        ``error``: what the call raised, or the message of an error the service reported instead of
+        raising; a cancelled call (``CancelledError``) is neither OK nor failed.
+        """
         span = self.span
         assistant = clip(self.text)
         if assistant is not None:
@@ -83,17 +89,27 @@ class LLMCallRecorder:
             span.set_attribute(c.TTFB_MS, self.ttfb_ms)
         if isinstance(error, Exception):
             span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        elif error is None:
+            self._fail(f"{type(error).__name__}: {error}")
+        elif isinstance(error, str):
+            self._fail(error)
+        elif isinstance(error, asyncio.CancelledError):
+            span.set_attribute(c.CANCELLED, True)
+        else:
             span.set_status(Status(StatusCode.OK))
         span.end()
+
+    def _fail(self, message: str) -> None:
+        message = message[: c.ERROR_LIMIT]
+        self.span.set_attribute(c.ERROR, message)
+        self.span.set_status(Status(StatusCode.ERROR, message))
 
 
 class LLMServiceSpan:
     """Context manager (sync or async) around one LLM call; yields its :class:`LLMCallRecorder`.
 
-    While the block runs the span is the current span, so an OpenInference ``ChatCompletion`` span made
-    by the call nests under it, and the session ids are in the context for that span too.
+    While the block runs the span is the current span (unless ``make_current=False``), so spans the call
+    makes nest under it, with the session ids in their context too. ``write_llm_child`` writes the
+    call's ``ChatCompletion`` child at the end, from what the recorder was told.
     """
 
     def __init__(
@@ -105,8 +121,15 @@ class LLMServiceSpan:
         session: SessionInfo | None = None,
         turn_number: int | None = None,
         parent: otel_context.Context | None = None,
+        provider: str | None = None,
+        make_current: bool = True,
+        write_llm_child: bool = False,
     ) -> None:
         self._service = service
+        self._provider = provider
+        self._make_current = make_current
+        self._write_llm_child = write_llm_child
+        self._started_ns = 0
         self._model = model
         self._user_message = user_message
         self._session = session
@@ -119,18 +142,23 @@ class LLMServiceSpan:
     def __enter__(self) -> LLMCallRecorder:
         parent = self._parent if self._parent is not None else otel_context.get_current()
         attributes: dict[str, str | int] = {c.SERVICE: self._service, c.MODEL: self._model}
+        if self._provider is not None:
+            attributes[c.PROVIDER] = self._provider
         user_message = clip(self._user_message)
         if user_message is not None:
             attributes[c.USER_MESSAGE] = user_message
         if self._session is not None:
             attributes.update(self._session.attributes())
             parent = with_session(self._session, parent)
-            self._scope = session_scope(self._session)
+            if self._make_current:
+                self._scope = session_scope(self._session)
         if self._turn_number is not None:
             attributes[c.TURN_NUMBER] = self._turn_number
-        span = tracer().start_span(c.LLM_SPAN, context=parent, attributes=attributes)
+        self._started_ns = time.time_ns()
+        span = tracer().start_span(c.LLM_SPAN, context=parent, attributes=attributes, start_time=self._started_ns)
         self._recorder = LLMCallRecorder(span)
-        self._token = otel_context.attach(trace.set_span_in_context(span, parent))
+        if self._make_current:
+            self._token = otel_context.attach(trace.set_span_in_context(span, parent))
         if self._scope is not None:
             self._scope.__enter__()
         return self._recorder
@@ -141,13 +169,37 @@ class LLMServiceSpan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close(exc)
+
+    def close(self, error: BaseException | str | None) -> None:
+        """End the span with ``error`` as its outcome (see :meth:`LLMCallRecorder.finish`)."""
         with contained("ending the llm_service span"):
             if self._scope is not None:
                 self._scope.__exit__(None, None, None)
             if self._token is not None:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
             if self._recorder is not None:
-                self._recorder.finish(exc)
+                if self._write_llm_child:
+                    self._emit_llm_child(self._recorder, error)
+                self._recorder.finish(error)
+
+    def _session_context(self) -> otel_context.Context:
+        empty = otel_context.Context()
+        return with_session(self._session, empty) if self._session is not None else empty
+
+    def _emit_llm_child(self, recorder: LLMCallRecorder, error: BaseException | str | None) -> None:
+        messages = [{"role": "user", "content": self._user_message}] if self._user_message else []
+        provider = self._provider or self._service.removesuffix("LLMService").lower() or "unknown"
+        call = ChatCall(self._started_ns, {"model": self._model, "messages": messages}, provider)
+        emit_chat_span(
+            call,
+            trace.set_span_in_context(recorder.span, self._session_context()),
+            text=recorder.text,
+            prompt_tokens=recorder.prompt_tokens,
+            completion_tokens=recorder.completion_tokens,
+            error=error,
+            end_ns=time.time_ns(),
+        )
 
     async def __aenter__(self) -> LLMCallRecorder:
         return self.__enter__()
@@ -184,9 +236,13 @@ def llm_service_span(
                               prompt_tokens=resp.usage.prompt_tokens,
                               completion_tokens=resp.usage.completion_tokens)
 
-    The span nests under the current span, is current during the block (so the OpenInference span of
-    the call is its child) and ends with status ERROR, exception recorded, if the block raises. Without
+    The span nests under the current span and is current during the block. When the block ends, the
+    call's ``ChatCompletion`` child (OpenInference's conventions: model, the user message, the answer,
+    the tokens given to ``set_response``) is written under it, which O2's LLM views read. The span ends
+    with status ERROR, exception recorded, if the block raises. Without
     ``session_id`` the session of an enclosing :func:`instrument_pipeline` turn, if any, is used.
     """
     session = SessionInfo(session_id, user_id) if session_id else current_session()
-    return LLMServiceSpan(service, model, user_message=user_message, session=session, turn_number=turn_number)
+    return LLMServiceSpan(
+        service, model, user_message=user_message, session=session, turn_number=turn_number, write_llm_child=True
+    )

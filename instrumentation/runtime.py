@@ -6,11 +6,16 @@ default content settings, so ``instrument_pipeline`` also works with an applicat
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
 
-from instrumentation.contract import DEFAULT_CONTENT_LIMIT
+from instrumentation.contract import DEFAULT_CONTENT_LIMIT, REDACTED
+
+# Longer JSON content (a tool's result, say) is cut: O2 keeps it in one string column.
+CONTENT_JSON_LIMIT = 32_000
 
 TRACER_NAME = "o2_provision.instrumentation"
 
@@ -37,3 +42,11 @@ def clip(text: str | None) -> str | None:
     if text is None or not RUNTIME.capture_content:
         return None
     return text[: RUNTIME.content_limit]
+
+
+def content_json(value: Any) -> str:
+    """``value`` as the JSON an ``input.value`` / ``output.value`` holds, within the content settings."""
+    if not RUNTIME.capture_content:
+        return REDACTED
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text[:CONTENT_JSON_LIMIT]

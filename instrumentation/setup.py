@@ -6,8 +6,6 @@ import atexit
 import logging
 from dataclasses import dataclass
 
-from openinference.instrumentation import TraceConfig
-from openinference.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,7 +45,7 @@ def setup_openobserve(
     export_timeout: float | None = None,
     load_env_file: bool = True,
 ) -> TracerProvider:
-    """Send OpenTelemetry traces to OpenObserve over OTLP/HTTP (protobuf) and trace OpenAI calls.
+    """Send OpenTelemetry traces to OpenObserve over OTLP/HTTP (protobuf).
 
     Settings not given as arguments come from ``OPENOBSERVE_URL``, ``OPENOBSERVE_ORG`` (default
     ``default``), ``OPENOBSERVE_AUTH_TOKEN`` (``Basic <b64>`` or the bare base64 of
@@ -58,8 +56,8 @@ def setup_openobserve(
     Spans go to ``{url}/api/{org}/v1/traces`` with ``Authorization`` and ``stream-name`` headers, in
     batches on a background thread; queued spans are flushed at interpreter exit. The exporter is added
     to ``tracer_provider`` if given, else to the SDK provider already installed globally, else to a new
-    global one. OpenInference's OpenAI instrumentation is switched on against that provider.
-    ``capture_content=False`` keeps message text off our spans and OpenInference's;
+    global one. Nothing else is wrapped: LLM calls are traced by :func:`instrument_pipeline` and
+    :func:`llm_service_span`. ``capture_content=False`` keeps message text off our spans;
     ``content_limit`` cuts message text to that many characters. ``export_timeout`` bounds each export
     (connection, retries and every read together), in seconds; by default it comes from
     ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds), else 3 s.
@@ -92,18 +90,6 @@ def setup_openobserve(
     RUNTIME.tracer_provider = provider
     RUNTIME.capture_content = config.capture_content
     RUNTIME.content_limit = config.content_limit
-    instrumentor = OpenAIInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
-    # O2 drops the per-message llm.input_messages.* / llm.output_messages.* attributes at ingestion
-    # and reads input.value / output.value instead: flattening every message costs ~2 ms per call.
-    trace_config = TraceConfig(
-        hide_inputs=not capture_content,
-        hide_outputs=not capture_content,
-        hide_input_messages=True,
-        hide_output_messages=True,
-    )
-    instrumentor.instrument(tracer_provider=provider, config=trace_config)
     prime_stream(processor, config.traces_endpoint, config.stream)
     _installed = _Installed(provider, processor, sessions, config, owns_provider)
     atexit.register(_flush_at_exit)
@@ -117,14 +103,11 @@ openobserve_init = setup_openobserve
 def uninstrument() -> None:
     """Undo :func:`setup_openobserve` and every :func:`instrument_pipeline`.
 
-    OpenAI calls are no longer traced, pipeline hooks are removed, and our exporter is flushed and
+    Pipeline hooks are removed, and our exporter is flushed and
     stopped (a provider we created is shut down; one the application owns is left running).
     """
     global _installed
     uninstrument_all_pipelines()
-    instrumentor = OpenAIInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
     installed, _installed = _installed, None
     if installed is None:
         return

@@ -8,10 +8,13 @@ while no turn is open (a greeting). It ends
   mid-reply does not split the turn),
 * when the user starts speaking while the bot speaks (``pipecat.interrupted=true``), or after the bot
   has spoken or an LLM call has answered (a plain new turn; speech before any answer continues the turn),
+* at once when a stage failed (an LLM call raised, or a service pushed an ``ErrorFrame``) and nothing of
+  the turn is still running or speaking: the bot will not answer, so the turn is over (status ERROR),
 * at ``EndFrame`` / ``CancelFrame`` or pipeline clean-up.
 
 An ending turn waits for its LLM calls still in flight, so their tokens are in its sums. Each turn is
-the root of its own trace and is exported as soon as it ends.
+the root of its own trace and is exported as soon as it ends. Each function call the LLM asks for is a
+TOOL span under its turn, from ``FunctionCallInProgressFrame`` to its result (or cancellation).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pipecat.frames.frames import VADUserStartedSpeakingFrame
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown
 
 from instrumentation import contract as c
-from instrumentation.runtime import tracer
+from instrumentation.runtime import content_json, tracer
 from instrumentation.safety import contained
 from instrumentation.session import SessionInfo, with_session
 
@@ -38,10 +41,12 @@ _MAX_BACKDATE_S = 30.0
 
 @dataclass(frozen=True)
 class Stages:
-    """Names of the pipeline's STT and TTS processors (as they appear in Pipecat's metrics)."""
+    """Names of the pipeline's STT and TTS processors (as they appear in Pipecat's metrics), and whether
+    a speech-to-speech service hears and speaks instead."""
 
     stt: frozenset[str] = frozenset()
     tts: frozenset[str] = frozenset()
+    speech_to_speech: bool = False
 
 
 @dataclass
@@ -54,14 +59,35 @@ class Turn:
     opened_by_user: bool
     bot_spoke: bool = False
     interrupted: bool = False
-    failed: bool = False
+    failed_stage: str | None = None
+    error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latencies: dict[str, int] = field(default_factory=dict)
     calls_in_flight: int = 0
     calls_answered: int = 0
+    tool_calls: int = 0
+    tool_ms: int = 0
     ending: bool = False
     ended: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether a stage of the turn failed."""
+        return self.failed_stage is not None
+
+    def fail(self, stage: str, error: str | None) -> None:
+        """Record a failed stage; the first failure is the one the turn reports."""
+        if self.failed_stage is None:
+            self.failed_stage = stage
+            self.error = error[: c.ERROR_LIMIT] if error else None
+
+
+@dataclass
+class _ToolCall:
+    span: Span
+    turn: Turn
+    started: float
 
 
 def _ms(seconds: float) -> int:
@@ -80,7 +106,9 @@ class TurnTracker:
         self._count = 0
         self._bot_speaking = False
         self._vad_onset: float | None = None
+        self._user_stopped: float | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._tools: dict[str, _ToolCall] = {}
 
     # -- turn lifecycle -------------------------------------------------------------------------
     def _open(self, *, by_user: bool, start_time: float | None = None) -> Turn:
@@ -117,14 +145,24 @@ class TurnTracker:
                     c.INTERRUPTED: turn.interrupted,
                     c.PROMPT_TOKENS: turn.prompt_tokens,
                     c.COMPLETION_TOKENS: turn.completion_tokens,
+                    c.TOOL_CALLS: turn.tool_calls,
+                    c.TOOL_MS: turn.tool_ms,
                     **turn.latencies,
                 }
             )
-            if turn.failed:
-                span.set_status(Status(StatusCode.ERROR, "an LLM call of this turn failed"))
+            if turn.failed_stage is not None:
+                message = turn.error or f"the {turn.failed_stage} stage of this turn failed"
+                span.set_attributes({c.FAILED_STAGE: turn.failed_stage, c.ERROR: message})
+                span.set_status(Status(StatusCode.ERROR, message))
             else:
                 span.set_status(Status(StatusCode.OK))
             span.end()
+
+    def _end_if_failed(self, turn: Turn) -> None:
+        """End a failed turn now unless part of it still runs or the bot is answering."""
+        busy = turn.calls_in_flight or self._bot_speaking or any(tool.turn is turn for tool in self._tools.values())
+        if turn.failed and not turn.ending and not busy:
+            self._end(turn)
 
     # -- LLM calls (called from the LLM service's task) -----------------------------------------
     def begin_llm_call(self) -> Turn:
@@ -140,20 +178,71 @@ class TurnTracker:
         prompt_tokens: int | None,
         completion_tokens: int | None,
         ttfb_ms: int | None,
-        failed: bool,
+        error: str | None = None,
         cancelled: bool = False,
     ) -> None:
-        """Fold a finished call into its turn (and finish the turn if it was only waiting for it)."""
+        """Fold a finished call into its turn (``error``: why it failed) and end the turn if that is due."""
         turn.calls_in_flight -= 1
         if not cancelled:
             turn.calls_answered += 1
         turn.prompt_tokens += prompt_tokens or 0
         turn.completion_tokens += completion_tokens or 0
-        turn.failed = turn.failed or failed
+        if error is not None:
+            turn.fail("llm", error)
         if ttfb_ms is not None:
             turn.latencies.setdefault(c.LLM_TTFB_MS, ttfb_ms)
         if turn.ending and turn.calls_in_flight == 0:
             self._finish(turn)
+        else:
+            self._end_if_failed(turn)
+
+    # -- errors and tool calls (from the frame tap) ----------------------------------------------
+    def on_error(self, stage: str, error: str) -> None:
+        """A service of ``stage`` (stt, llm, tts) reported an error: the current turn failed there."""
+        turn = self.current
+        if turn is not None:
+            turn.fail(stage, error)
+            self._end_if_failed(turn)
+
+    def on_tool_started(self, call_id: str, name: str, arguments: object) -> None:
+        """The LLM's function call ``call_id`` started running."""
+        turn = self.current
+        if turn is None or call_id in self._tools:
+            return
+        attributes: dict[str, str | int] = {
+            c.OI_SPAN_KIND: "TOOL",
+            c.OI_TOOL_NAME: name,
+            c.OI_TOOL_CALL_ID: call_id,
+            c.TURN_NUMBER: turn.number,
+            c.OI_INPUT: content_json(arguments),
+            c.OI_INPUT_MIME: "application/json",
+        }
+        attributes.update(self.session.attributes())
+        span = tracer().start_span(c.TOOL_SPAN, context=turn.context, attributes=attributes)
+        self._tools[call_id] = _ToolCall(span, turn, time.perf_counter())
+
+    def on_tool_finished(self, call_id: str, result: object, *, error: str | None, cancelled: bool) -> None:
+        """The function call ``call_id`` returned ``result`` (or failed, or was cancelled)."""
+        call = self._tools.pop(call_id, None)
+        if call is None:
+            return
+        turn, span = call.turn, call.span
+        elapsed = _ms(time.perf_counter() - call.started)
+        turn.tool_calls += 1
+        turn.tool_ms += elapsed
+        if cancelled:
+            span.set_attribute(c.CANCELLED, True)
+        else:
+            span.set_attributes({c.OI_OUTPUT: content_json(result), c.OI_OUTPUT_MIME: "application/json"})
+        if error is not None:
+            span.set_attribute(c.ERROR, error[: c.ERROR_LIMIT])
+            span.set_status(Status(StatusCode.ERROR, error[: c.ERROR_LIMIT]))
+            turn.fail("tool", error)
+        elif not cancelled:
+            span.set_status(Status(StatusCode.OK))
+        span.end()
+        if not turn.ended:
+            self._end_if_failed(turn)
 
     # -- frames (called by the frame tap as they are pushed, in push order) ------------------
     def on_vad_started(self, frame: VADUserStartedSpeakingFrame) -> None:
@@ -176,11 +265,20 @@ class TurnTracker:
                 return
         self._open(by_user=True, start_time=onset)
 
+    def on_user_stopped(self) -> None:
+        self._user_stopped = time.time()
+
     def on_bot_started(self) -> None:
         self._bot_speaking = True
         self._cancel_grace()
-        if self.current is not None:
-            self.current.bot_spoke = True
+        turn = self.current
+        if turn is not None:
+            turn.bot_spoke = True
+            # Pipecat's latency observer times from the local VAD's stop; without local VAD (a
+            # speech-to-speech service's server VAD) it says nothing, so time from the user's stop.
+            stopped, self._user_stopped = self._user_stopped, None
+            if self.stages.speech_to_speech and stopped is not None and c.VOICE_TO_VOICE_MS not in turn.latencies:
+                turn.latencies[c.VOICE_TO_VOICE_MS] = _ms(time.time() - stopped)
 
     def on_bot_stopped(self) -> None:
         if not self._bot_speaking:
@@ -198,9 +296,11 @@ class TurnTracker:
             self._end(self.current)
 
     def close(self) -> None:
-        """End every open turn now, calls in flight or not (pipeline clean-up)."""
+        """End every open turn and tool call now, calls in flight or not (pipeline clean-up)."""
         self._cancel_grace()
         self.current = None
+        for call_id in list(self._tools):
+            self.on_tool_finished(call_id, None, error=None, cancelled=True)
         for turn in list(self._unfinished):
             self._finish(turn)
 

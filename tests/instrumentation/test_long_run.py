@@ -26,7 +26,7 @@ def turn(n):
     t = tracker.begin_llm_call()
     with llm_service_span("OpenAILLMService", "gpt-4o-mini", f"question {n}", session_id="long-session") as call:
         call.set_response("an answer", prompt_tokens=12, completion_tokens=4)
-    tracker.end_llm_call(t, prompt_tokens=12, completion_tokens=4, ttfb_ms=3, failed=False)
+    tracker.end_llm_call(t, prompt_tokens=12, completion_tokens=4, ttfb_ms=3)
     tracker.on_bot_started()
     tracker.on_pipeline_end()
 

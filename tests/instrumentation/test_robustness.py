@@ -149,3 +149,43 @@ def test_uninstrument_pipeline_restores_the_llm_service_and_every_processor() ->
     assert "_process_context" not in vars(llm)
     assert llm._process_context.__func__ is OpenAILLMService._process_context
     assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
+
+
+def test_a_pipeline_that_cannot_be_hooked_runs_untraced_with_one_warning_and_nothing_left_attached(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.services.openai.llm import OpenAILLMService
+
+    worker = PipelineWorker(build_pipeline("http://127.0.0.1:9/v1", "m", llm_only=True), enable_rtvi=False)
+    user_pipeline = worker.pipeline.processors[1]
+    (llm,) = [p for p in user_pipeline.processors if isinstance(p, OpenAILLMService)]
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise AttributeError("no attribute '_process_context'")
+
+    # Fails after the frame tap is attached to every processor: all of it must come off again.
+    monkeypatch.setattr("instrumentation.hooks._wrap", broken)
+    with caplog.at_level(logging.WARNING, logger="instrumentation"):
+        session_id = instrument_pipeline(worker, "sess-broken")
+    assert session_id == "sess-broken"
+    warnings = [r for r in caplog.records if r.name == "instrumentation" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "runs untraced" in warnings[0].getMessage()
+    assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
+    assert "_process_context" not in vars(llm)
+    monkeypatch.undo()
+    assert instrument_pipeline(worker, "sess-again") == "sess-again"  # nothing was registered for it
+    uninstrument_pipeline(worker)
+
+
+def test_speech_to_speech_services_are_hooked_and_restored() -> None:
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.pipeline.worker import PipelineWorker
+    from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
+
+    llm = OpenAIRealtimeLLMService(api_key="sk-fake", base_url="ws://127.0.0.1:9/v1/realtime")
+    worker = PipelineWorker(Pipeline([llm]), enable_rtvi=False)
+    instrument_pipeline(worker, "sess-s2s")
+    assert {"push_frame", "start_llm_usage_metrics", "push_error_frame"} <= set(vars(llm))
+    uninstrument_pipeline(worker)
+    assert not {"push_frame", "start_llm_usage_metrics", "push_error_frame"} & set(vars(llm))

@@ -162,7 +162,7 @@ def test_llm_call_that_starts_before_the_observer_sees_the_user_is_adopted_by_th
     turn = tracker.begin_llm_call()  # the LLM's task got there first
     tracker.on_user_started()  # the observer catches up with the user's turn start
     assert tracker.current is turn and turn.opened_by_user
-    tracker.end_llm_call(turn, prompt_tokens=3, completion_tokens=2, ttfb_ms=5, failed=False)
+    tracker.end_llm_call(turn, prompt_tokens=3, completion_tokens=2, ttfb_ms=5)
     tracker.on_pipeline_end()
     (span,) = named(clean.spans(), c.TURN_SPAN)
     assert attrs(span)[c.TURN_NUMBER] == 1 and attrs(span)[c.PROMPT_TOKENS] == 3
@@ -178,7 +178,7 @@ def test_turn_ending_waits_for_its_llm_call_in_flight(clean: Tracing) -> None:
     tracker.on_bot_started()
     tracker.on_user_started()  # barge-in while the first call is still streaming
     assert not named(clean.spans(), c.TURN_SPAN)
-    tracker.end_llm_call(turn, prompt_tokens=7, completion_tokens=1, ttfb_ms=9, failed=False)
+    tracker.end_llm_call(turn, prompt_tokens=7, completion_tokens=1, ttfb_ms=9)
     (first,) = named(clean.spans(), c.TURN_SPAN)
     assert attrs(first)[c.INTERRUPTED] is True and attrs(first)[c.PROMPT_TOKENS] == 7
     tracker.close()
