@@ -77,6 +77,8 @@ class FakeOpenAI:
             tool call instead of text.
         transcripts: Texts returned by successive transcription requests.
         speech_seconds: Length of the PCM returned per speech request.
+        usage_unasked: Stream the usage chunk even when the request has no
+            ``stream_options.include_usage`` (as some OpenAI-compatible providers do).
     """
 
     def __init__(
@@ -94,8 +96,10 @@ class FakeOpenAI:
         tts_delay: float = 0.05,
         speech_seconds: float = 0.3,
         tool_calls: Mapping[int, tuple[str, dict[str, Any]]] | None = None,
+        usage_unasked: bool = False,
     ) -> None:
         self.replies = list(replies)
+        self.usage_unasked = usage_unasked
         self.tool_calls = dict(tool_calls or {})
         self.ttft = ttft
         self.word_delay = word_delay
@@ -157,7 +161,8 @@ class FakeOpenAI:
             error = {"error": {"message": "fake failure", "type": "server_error", "code": None}}
             return web.json_response(error, status=self.fail_status, headers={"x-should-retry": "false"})
         streaming = bool(body.get("stream"))
-        include_usage = not streaming or bool((body.get("stream_options") or {}).get("include_usage"))
+        asked = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = not streaming or asked or self.usage_unasked
         usage = usage_for(messages, reply) if include_usage else None
         self.chat_calls.append(ChatCall(number, model, messages, 200, reply, usage, time.time(), retry))
         if not streaming:

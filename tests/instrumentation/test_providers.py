@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+from pipecat.services.fireworks.llm import FireworksLLMService
 from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pipecat.services.openai.llm import OpenAILLMService
 
@@ -236,3 +237,27 @@ def test_two_sessions_at_once_keep_their_own_spans(clean: Tracing, provider: Pro
         for llm in named(mine, c.LLM_SPAN):
             turn = parent_of(llm, spans)
             assert turn is not None and attrs(turn)[c.SESSION_ID] == session
+
+
+@pytest.mark.parametrize("sends_usage", [True, False], ids=["usage-unasked", "no-usage"])
+def test_a_provider_that_is_not_asked_for_usage_gets_whatever_it_reports(clean: Tracing, sends_usage: bool) -> None:
+    # Pipecat's Fireworks service drops stream_options, so usage comes only if the provider sends it unasked.
+    def fireworks(url: str) -> LLMService:
+        return FireworksLLMService(api_key="fw-fake", base_url=url, settings=FireworksLLMService.Settings(model="m"))
+
+    provider = Provider("fireworks", FakeOpenAI, fireworks)
+    _done, calls = _run(provider, [Line("Hello there.")], "sess-fireworks", replies=[REPLY], usage_unasked=sends_usage)
+    spans = clean.spans()
+    (turn,) = _turns(spans)
+    (llm,) = _children(turn, spans, c.LLM_SPAN)
+    (chat,) = _children(llm, spans, c.CHAT_SPAN)
+    assert attrs(llm)[c.PROVIDER] == attrs(chat)[c.OI_PROVIDER] == "fireworks"
+    (call,) = calls
+    if sends_usage:
+        assert call.usage is not None
+        assert attrs(chat)[c.OI_PROMPT_TOKENS] == attrs(turn)[c.PROMPT_TOKENS] == call.usage["prompt_tokens"]
+    else:
+        assert call.usage is None
+        assert c.OI_PROMPT_TOKENS not in attrs(chat) and c.PROMPT_TOKENS not in attrs(llm)
+        assert attrs(turn)[c.PROMPT_TOKENS] == 0
+    assert turn.status.status_code is StatusCode.OK
