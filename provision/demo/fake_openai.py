@@ -64,6 +64,12 @@ def sine_pcm(seconds: float, rate: int = SPEECH_SAMPLE_RATE, freq: float = 440.0
     )
 
 
+def _failure(message: str, status: int = 500) -> web.Response:
+    """An OpenAI error answer the client does not retry."""
+    error = {"error": {"message": message, "type": "server_error", "code": None}}
+    return web.json_response(error, status=status, headers={"x-should-retry": "false"})
+
+
 class FakeOpenAI:
     """The fake server. Change the public attributes between calls to shape the next answers.
 
@@ -79,6 +85,8 @@ class FakeOpenAI:
         speech_seconds: Length of the PCM returned per speech request.
         usage_unasked: Stream the usage chunk even when the request has no
             ``stream_options.include_usage`` (as some OpenAI-compatible providers do).
+        fail_transcriptions / fail_speeches: Transcription / speech request numbers (from 1) answered
+            with HTTP 500.
     """
 
     def __init__(
@@ -97,9 +105,14 @@ class FakeOpenAI:
         speech_seconds: float = 0.3,
         tool_calls: Mapping[int, tuple[str, dict[str, Any]]] | None = None,
         usage_unasked: bool = False,
+        fail_transcriptions: Sequence[int] = (),
+        fail_speeches: Sequence[int] = (),
     ) -> None:
         self.replies = list(replies)
         self.usage_unasked = usage_unasked
+        self.fail_transcriptions = set(fail_transcriptions)
+        self.fail_speeches = set(fail_speeches)
+        self._speeches = 0
         self.tool_calls = dict(tool_calls or {})
         self.ttft = ttft
         self.word_delay = word_delay
@@ -158,8 +171,7 @@ class FakeOpenAI:
         model = str(body.get("model", "fake-model"))
         if number in self.fail_calls:
             self.chat_calls.append(ChatCall(number, model, messages, self.fail_status, "", None, time.time(), retry))
-            error = {"error": {"message": "fake failure", "type": "server_error", "code": None}}
-            return web.json_response(error, status=self.fail_status, headers={"x-should-retry": "false"})
+            return _failure("fake failure", self.fail_status)
         streaming = bool(body.get("stream"))
         asked = bool((body.get("stream_options") or {}).get("include_usage"))
         include_usage = not streaming or asked or self.usage_unasked
@@ -221,11 +233,16 @@ class FakeOpenAI:
         text = self.transcripts[self._transcriptions % len(self.transcripts)]
         self._transcriptions += 1
         await asyncio.sleep(self.stt_delay)
+        if self._transcriptions in self.fail_transcriptions:
+            return _failure("fake transcription failure")
         return web.json_response({"text": text})
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(RecordedRequest(request.path, body))
+        self._speeches += 1
+        if self._speeches in self.fail_speeches:
+            return _failure("fake speech failure")
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
         await asyncio.sleep(self.tts_delay)
