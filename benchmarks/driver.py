@@ -1,7 +1,9 @@
-"""One traced (or untraced) bot process: real Pipecat LLM-only sessions against the fake LLM, measured.
+"""One traced (or untraced) bot process: real Pipecat LLM-only sessions against a fake LLM, measured.
 
-``python -m benchmarks.driver CONFIG LLM_URL OTLP_URL --sessions S --turns T`` runs one warm-up session,
-then ``S`` sessions of ``T`` turns, and prints one JSON line: process CPU and wall time of the turns
+``python -m benchmarks.driver CONFIG LLM_URL OTLP_URL --provider P --sessions S --turns T`` runs one
+warm-up session, then ``S`` sessions of ``T`` turns of the provider's pipeline (``openai``:
+``OpenAILLMService`` against the fake OpenAI server; ``anthropic``: ``AnthropicLLMService`` against the fake
+Anthropic Messages API), and prints one JSON line: process CPU and wall time of the turns
 (the time inside sessions, from the first user turn to the last answer, plus the final flush of spans),
 each turn's latency, peak RSS and how long the tracing took to shut down.
 
@@ -10,8 +12,11 @@ CONFIG is one of:
 * ``none``: no tracing;
 * ``pipecat``: Pipecat's own ``enable_tracing=True`` (a ``BatchSpanProcessor`` with the OTLP/HTTP exporter);
 * ``oi-pipecat``: Arize's ``openinference-instrumentation-pipecat`` (same export);
-* ``ours``: ``setup_openobserve`` + ``instrument_pipeline`` (its own export; OpenInference's OpenAI
-  instrumentation installed, our hooks writing the ``ChatCompletion`` span inside the pipeline);
+* ``ours``: ``setup_openobserve`` + ``instrument_pipeline`` (its own export; our hooks write every span;
+  the Anthropic client keeps its own ``anthropic.messages.create`` span, as a user's does by default,
+  which our exporter leaves out);
+* ``ours-no-sdk-span``: ``ours`` with the Anthropic client's own span turned off
+  (``AsyncAnthropic(open_telemetry=False)``): what that span costs a bot (Anthropic only);
 * ``noop-observer``: no tracing, one more observer that does nothing (what any observer costs).
 
 Each turn plays the user (``UserStartedSpeakingFrame``, a final ``TranscriptionFrame``,
@@ -33,7 +38,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CONFIGS = ("none", "pipecat", "oi-pipecat", "ours", "noop-observer")
+CONFIGS = ("none", "pipecat", "oi-pipecat", "ours", "ours-no-sdk-span", "noop-observer")
+PROVIDERS = ("openai", "anthropic")
+PROVIDER_CONFIGS = {
+    "openai": tuple(c for c in CONFIGS if c != "ours-no-sdk-span"),
+    "anthropic": CONFIGS,
+}
 TOKEN = base64.b64encode(b"bench@example.com:secret").decode()
 
 
@@ -64,7 +74,7 @@ def _tracing(config: str, otlp: str) -> tuple[Callable[[], None], Callable[[], N
     """Install the config's tracing; return (flush, shutdown)."""
     if config in ("none", "noop-observer"):
         return (lambda: None), (lambda: None)
-    if config == "ours":
+    if config.startswith("ours"):
         from instrumentation import setup_openobserve, uninstrument
 
         provider = setup_openobserve(url=otlp, auth_token=TOKEN, service_name="bench-bot", load_env_file=False)
@@ -86,8 +96,32 @@ def _tracing(config: str, otlp: str) -> tuple[Callable[[], None], Callable[[], N
     return (lambda: _flush(sdk)), sdk.shutdown
 
 
-def _pipeline(llm_url: str) -> Any:
-    """``provision.demo.bot.build_pipeline(llm_only=True)``, with a 10 ms (not 0.5 s) turn-stop tick.
+def _llm(provider: str, llm_url: str, sdk_span: bool) -> Any:
+    """The LLM service of ``provider``'s pipeline; ``sdk_span=False`` turns the Anthropic client's own span off."""
+    system = "You are a friendly voice assistant. Keep answers short."
+    if provider == "anthropic":
+        from anthropic import AsyncAnthropic
+        from pipecat.services.anthropic.llm import AnthropicLLMService
+
+        from provision.demo.fake_anthropic import DEFAULT_MODEL
+
+        # As provision.demo.fake_anthropic.anthropic_llm builds it, with the client's tracing made explicit.
+        client = AsyncAnthropic(
+            api_key="sk-ant-fake", base_url=llm_url, max_retries=0, open_telemetry=None if sdk_span else False
+        )
+        settings = AnthropicLLMService.Settings(model=DEFAULT_MODEL, system_instruction=system)
+        return AnthropicLLMService(api_key="sk-ant-fake", client=client, settings=settings)
+    from pipecat.services.openai.llm import OpenAILLMService
+
+    return OpenAILLMService(
+        api_key="sk-fake",
+        base_url=llm_url,
+        settings=OpenAILLMService.Settings(model="gpt-4o-mini", system_instruction=system),
+    )
+
+
+def _pipeline(provider: str, llm_url: str, sdk_span: bool) -> Any:
+    """``provision.demo.bot.build_pipeline(llm_only=True)`` with ``provider``'s LLM and a 10 ms turn-stop tick.
 
     Pipecat's ``ExternalUserTurnStopStrategy`` adopts the injected ``UserStoppedSpeakingFrame`` on its
     next timeout tick; at the default 0.5 s every turn would be half a second of idle waiting.
@@ -98,26 +132,20 @@ def _pipeline(llm_url: str) -> Any:
         LLMContextAggregatorPair,
         LLMUserAggregatorParams,
     )
-    from pipecat.services.openai.llm import OpenAILLMService
     from pipecat.turns.user_start import ExternalUserTurnStartStrategy
     from pipecat.turns.user_stop import ExternalUserTurnStopStrategy
     from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-    llm = OpenAILLMService(
-        api_key="sk-fake",
-        base_url=llm_url,
-        settings=OpenAILLMService.Settings(
-            model="gpt-4o-mini", system_instruction="You are a friendly voice assistant. Keep answers short."
-        ),
-    )
     strategies = UserTurnStrategies(
         start=[ExternalUserTurnStartStrategy()], stop=[ExternalUserTurnStopStrategy(timeout=0.01)]
     )
     pair = LLMContextAggregatorPair(LLMContext(), user_params=LLMUserAggregatorParams(user_turn_strategies=strategies))
-    return Pipeline([pair.user(), llm, pair.assistant()])
+    return Pipeline([pair.user(), _llm(provider, llm_url, sdk_span), pair.assistant()])
 
 
-async def _session(config: str, llm_url: str, turns: int, out: Measured | None) -> None:
+async def _session(
+    config: str, llm_url: str, turns: int, out: Measured | None, provider: str = "openai", sdk_span: bool = True
+) -> None:
     from pipecat.frames.frames import (
         BotStartedSpeakingFrame,
         BotStoppedSpeakingFrame,
@@ -158,7 +186,7 @@ async def _session(config: str, llm_url: str, turns: int, out: Measured | None) 
                 await asyncio.wait_for(self.changed.wait(), 10)
 
     worker = PipelineWorker(
-        _pipeline(llm_url),
+        _pipeline(provider, llm_url, sdk_span and config != "ours-no-sdk-span"),
         params=PipelineParams(enable_metrics=True, enable_usage_metrics=True),
         enable_tracing=config == "pipecat",
         enable_rtvi=False,
@@ -173,7 +201,7 @@ async def _session(config: str, llm_url: str, turns: int, out: Measured | None) 
                 return None
 
         worker.add_observer(Noop())
-    if config == "ours":
+    if config.startswith("ours"):
         from instrumentation import instrument_pipeline
 
         instrument_pipeline(worker, user_id="bench-user")
@@ -216,13 +244,13 @@ async def _session(config: str, llm_url: str, turns: int, out: Measured | None) 
     await asyncio.gather(runner.run(), drive())
 
 
-async def run(config: str, llm_url: str, otlp: str, sessions: int, turns: int) -> Measured:
+async def run(config: str, llm_url: str, otlp: str, sessions: int, turns: int, provider: str) -> Measured:
     flush, shutdown = _tracing(config, otlp)
     out = Measured(config)
-    await _session(config, llm_url, min(turns, 5), None)  # warm-up: imports, connections, first spans
+    await _session(config, llm_url, min(turns, 5), None, provider)  # warm-up: imports, connections, first spans
     flush()
     for _ in range(sessions):
-        await _session(config, llm_url, turns, out)
+        await _session(config, llm_url, turns, out, provider)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     flush()  # spans still queued belong to the measured turns
     out.flush_s = time.perf_counter() - wall0
@@ -239,19 +267,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("config", choices=CONFIGS)
     parser.add_argument("llm_url")
     parser.add_argument("otlp_url")
+    parser.add_argument("--provider", choices=PROVIDERS, default="openai")
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args(argv)
     _quiet()
-    result = asyncio.run(run(args.config, args.llm_url, args.otlp_url, args.sessions, args.turns))
+    result = asyncio.run(run(args.config, args.llm_url, args.otlp_url, args.sessions, args.turns, args.provider))
     print(json.dumps(asdict(result)), flush=True)
 
 
-def spawn(config: str, llm_url: str, otlp: str, sessions: int, turns: int, timeout: float = 900) -> dict[str, Any]:
+def spawn(
+    config: str, llm_url: str, otlp: str, sessions: int, turns: int, provider: str = "openai", timeout: float = 900
+) -> dict[str, Any]:
     """Run the driver in a fresh process (one global tracer provider per process) and return its result."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "benchmarks.driver", config, llm_url, otlp]
+    cmd = [sys.executable, "-m", "benchmarks.driver", config, llm_url, otlp, "--provider", provider]
     cmd += ["--sessions", str(sessions), "--turns", str(turns)]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,22 +1,24 @@
-"""Benchmark 1: instrumentation overhead per turn of a real Pipecat pipeline.
+"""Benchmark 1: instrumentation overhead per turn of a real Pipecat pipeline, per LLM provider.
 
-The same LLM-only pipeline (``LLMUserAggregator → OpenAILLMService → LLMAssistantAggregator``, the fake
-OpenAI server answering at once) runs in a fresh process per configuration (one global tracer provider
-per process), several repetitions in a shuffled order. Per repetition the untraced run is the baseline:
-every ratio and delta is taken against the untraced run of the same repetition, then the median and the
-min–max over repetitions are printed.
+The same LLM-only pipeline (``LLMUserAggregator → <LLM service> → LLMAssistantAggregator``, the provider's
+fake answering at once) runs in a fresh process per configuration (one global tracer provider per
+process), several repetitions in a shuffled order, for ``OpenAILLMService`` and ``AnthropicLLMService``.
+Per provider and repetition the untraced run is the baseline: every ratio and delta is taken against the
+untraced run of the same provider and repetition, then the median and the min–max over repetitions are
+printed, one table per provider.
 
-``python -m benchmarks.overhead [--quick] [--reps N] [--sessions S] [--turns T]``
+``python -m benchmarks.overhead [--quick] [--reps N] [--sessions S] [--turns T] [--providers openai,anthropic]``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import random
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.driver import CONFIGS, spawn
+from benchmarks.driver import CONFIGS, PROVIDER_CONFIGS, PROVIDERS, spawn
 from benchmarks.servers import Servers
 from benchmarks.stats import fmt, load, median, spread, table
 
@@ -25,22 +27,32 @@ LABELS = {
     "pipecat": "Pipecat enable_tracing=True",
     "oi-pipecat": "openinference-instrumentation-pipecat",
     "ours": "ours (setup_openobserve + instrument_pipeline)",
+    "ours-no-sdk-span": "ours, Anthropic client's own span off",
     "noop-observer": "no tracing + one no-op observer",
 }
+PROVIDER_LABELS = {
+    "openai": "OpenAI pipeline (OpenAILLMService)",
+    "anthropic": "Anthropic pipeline (AnthropicLLMService)",
+}
+SERVER_URL = {"openai": "llm", "anthropic": "anthropic"}
 TARGET_CPU_MS = 0.5
 
 
-def measure(reps: int, sessions: int, turns: int, configs: Sequence[str] = CONFIGS) -> list[dict[str, Any]]:
-    """Every configuration ``reps`` times, shuffled per repetition, against one set of servers."""
+def measure(
+    reps: int, sessions: int, turns: int, configs: Sequence[str] = CONFIGS, providers: Sequence[str] = PROVIDERS
+) -> list[dict[str, Any]]:
+    """Every provider's configurations ``reps`` times, shuffled per repetition, against one set of servers."""
     runs: list[dict[str, Any]] = []
     rng = random.Random(1)
     with Servers() as servers:
         for rep in range(reps):
-            order = list(configs)
+            order = [(p, c) for p in providers for c in configs if c in PROVIDER_CONFIGS[p]]
             rng.shuffle(order)
-            for config in order:
-                result = spawn(config, servers.urls["llm"], servers.urls["ok"], sessions, turns)
+            for provider, config in order:
+                url = servers.urls[SERVER_URL[provider]]
+                result = spawn(config, url, servers.urls["ok"], sessions, turns, provider)
                 result["rep"] = rep
+                result["provider"] = provider
                 runs.append(result)
     return runs
 
@@ -52,8 +64,18 @@ def per_turn(run: dict[str, Any]) -> tuple[float, float, float]:
     return run["cpu_s"] * 1000 / turns, run["wall_s"] * 1000 / turns, latencies[len(latencies) // 2]
 
 
-def report(runs: list[dict[str, Any]]) -> str:
-    reps = sorted({r["rep"] for r in runs})
+def report(runs: list[dict[str, Any]], providers: Sequence[str] = PROVIDERS) -> str:
+    """One table per provider, each against its own untraced runs."""
+    reps = len({r["rep"] for r in runs})
+    turns = runs[0]["turns"] if runs else 0
+    lines = [f"## 1. Instrumentation overhead per turn ({reps} repetitions × {turns} turns, medians (min–max))"]
+    for provider in providers:
+        mine = [r for r in runs if r["provider"] == provider]
+        lines += ["", f"### {PROVIDER_LABELS[provider]}", "", provider_report(mine)]
+    return "\n".join(lines)
+
+
+def provider_report(runs: list[dict[str, Any]]) -> str:
     base = {r["rep"]: per_turn(r) for r in runs if r["config"] == "none"}
     rows = []
     for config in CONFIGS:
@@ -80,7 +102,6 @@ def report(runs: list[dict[str, Any]]) -> str:
                 f"{median([r['peak_rss_mb'] for r in mine]):.0f}",
             ]
         )
-    turns = runs[0]["turns"] if runs else 0
     head = [
         "configuration",
         "CPU ms/turn",
@@ -92,14 +113,7 @@ def report(runs: list[dict[str, Any]]) -> str:
         "p50 turn ms",
         "peak RSS MB",
     ]
-    lines = [
-        f"## 1. Instrumentation overhead per turn ({len(reps)} repetitions × {turns} turns, medians (min–max))",
-        "",
-        table(head, rows),
-        "",
-        verdict(runs, base),
-    ]
-    return "\n".join(lines)
+    return "\n".join([table(head, rows), "", verdict(runs, base)])
 
 
 def verdict(runs: list[dict[str, Any]], base: dict[int, tuple[float, float, float]]) -> str:
@@ -125,11 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20, help="turns per session (a realistic call length)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset (none is always run)")
+    parser.add_argument(
+        "--providers", default=",".join(PROVIDERS), help="comma-separated subset of " + ",".join(PROVIDERS)
+    )
     args = parser.parse_args(argv)
     reps, sessions, turns = (2, 2, 10) if args.quick else (args.reps, args.sessions, args.turns)
     configs = ["none", *(c for c in args.configs.split(",") if c in CONFIGS and c != "none")]
+    providers = [p for p in PROVIDERS if p in args.providers.split(",")]
     print(f"[overhead] {load()}", flush=True)
-    print(report(measure(reps, sessions, turns, configs)))
+    if "oi-pipecat" in configs and importlib.util.find_spec("openinference.instrumentation.pipecat") is None:
+        configs.remove("oi-pipecat")
+        print("[overhead] openinference-instrumentation-pipecat is not installed (bench extra): its row is left out")
+    print(report(measure(reps, sessions, turns, configs, providers), providers))
     print(f"[overhead] after: {load()}")
 
 

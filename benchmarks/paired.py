@@ -1,14 +1,17 @@
 """Benchmark 1b: what ``instrument_pipeline`` costs per turn, measured in one process, session by session.
 
 Process-to-process noise on a shared machine (±2 ms of CPU per turn between runs of the same
-configuration) is larger than the cost being measured, so this runs both sides in one bot process:
-``setup_openobserve`` once, then sessions alternately traced (``instrument_pipeline``, spans exported to
-a local OTLP endpoint) and untraced (no hooks; OpenInference's OpenAI wrapper suppressed, so it costs a
-context look-up), in ABBA order. Each side's CPU is the whole process's (export thread included) over the
-session's turns plus a flush of its spans. The figure is the median of the paired differences.
+configuration) is larger than the cost being measured, so this runs every side in one bot process, per
+provider (the OpenAI and the Anthropic pipeline of benchmark 1): ``setup_openobserve`` once, then
+sessions alternately traced (``instrument_pipeline``, spans exported to a local OTLP endpoint) and
+untraced (no hooks, instrumentations suppressed, and no span from the provider's client either: the
+Anthropic client's own span is turned off, as in a process without tracing), in ABBA order. For
+Anthropic a third side is traced with the client's own span off (what that span, which our exporter
+leaves out, costs). Each side's CPU is the whole process's (export thread included) over the session's
+turns plus a flush of its spans. The figure is the median of the paired differences.
 
-``python -m benchmarks.paired [--pairs N] [--turns T]``; the child process is
-``python -m benchmarks.paired --child LLM_URL OTLP_URL --pairs N --turns T``.
+``python -m benchmarks.paired [--pairs N] [--turns T] [--providers openai,anthropic]``; the child process is
+``python -m benchmarks.paired --child PROVIDER LLM_URL OTLP_URL --pairs N --turns T``.
 """
 
 from __future__ import annotations
@@ -24,10 +27,19 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.driver import TOKEN, Measured, _quiet, _session
+from benchmarks.driver import PROVIDERS, TOKEN, Measured, _quiet, _session
+from benchmarks.overhead import PROVIDER_LABELS, SERVER_URL
 from benchmarks.servers import Servers
 from benchmarks.stats import fmt, load, median, spread, table
 
+# Side → (driver configuration, the provider client's own span on).
+SIDES = {"off": ("none", False), "on": ("ours", True), "on-no-sdk-span": ("ours", False)}
+PROVIDER_SIDES = {"openai": ("on", "off"), "anthropic": ("on", "off", "on-no-sdk-span")}
+SIDE_LABELS = {
+    "off": "untraced session",
+    "on": "instrument_pipeline session",
+    "on-no-sdk-span": "instrument_pipeline, client's own span off",
+}
 TARGET_CPU_MS = 0.5
 
 
@@ -46,30 +58,32 @@ class _GCClock:
             self.seconds += time.process_time() - self._started
 
 
-async def _child(llm: str, otlp: str, pairs: int, turns: int) -> dict[str, list[float]]:
+async def _child(provider: str, llm: str, otlp: str, pairs: int, turns: int) -> dict[str, list[float]]:
     from opentelemetry import context as otel_context
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
     from instrumentation import setup_openobserve
 
-    provider = setup_openobserve(url=otlp, auth_token=TOKEN, service_name="bench-bot", load_env_file=False)
+    provider_ = setup_openobserve(url=otlp, auth_token=TOKEN, service_name="bench-bot", load_env_file=False)
     clock = _GCClock()
-    result: dict[str, list[float]] = {"on": [], "off": [], "gc_on": [], "gc_off": [], "calls_on": [], "calls_off": []}
+    sides = PROVIDER_SIDES[provider]
+    result: dict[str, list[float]] = {f"{k}{side}": [] for side in sides for k in ("", "gc_", "calls_")}
 
     async def one(side: str, measured: bool, profile: cProfile.Profile | None = None) -> None:
+        config, sdk_span = SIDES[side]
         token = otel_context.attach(otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, side == "off"))
         try:
             out = Measured(side)
             gc_before = clock.seconds
             if profile is not None:
                 profile.enable()
-            await _session("ours" if side == "on" else "none", llm, turns, out)
+            await _session(config, llm, turns, out, provider, sdk_span)
             if profile is not None:
                 profile.disable()
                 result[f"calls_{side}"].append(pstats.Stats(profile).total_calls / turns)  # type: ignore[attr-defined]
                 return
             cpu = time.process_time()
-            provider.force_flush()
+            provider_.force_flush()
             out.cpu_s += time.process_time() - cpu
         finally:
             otel_context.detach(token)
@@ -77,57 +91,77 @@ async def _child(llm: str, otlp: str, pairs: int, turns: int) -> dict[str, list[
             result[side].append(out.cpu_s * 1000 / out.turns)
             result[f"gc_{side}"].append((clock.seconds - gc_before) * 1000 / out.turns)
 
-    for side in ("on", "off"):
+    for side in sides:
         await one(side, measured=False)  # warm-up
     for pair in range(pairs):
-        for side in ("on", "off") if pair % 2 == 0 else ("off", "on"):
+        for side in sides if pair % 2 == 0 else tuple(reversed(sides)):
             await one(side, measured=True)
     # Deterministic, unlike CPU time: how many Python function calls a turn makes on the event loop's thread.
-    for side in ("on", "off"):
+    for side in sides:
         await one(side, measured=False, profile=cProfile.Profile())
     return result
 
 
-def measure(pairs: int, turns: int) -> dict[str, list[float]]:
+def measure(pairs: int, turns: int, providers: tuple[str, ...] = PROVIDERS) -> dict[str, dict[str, list[float]]]:
+    """Per provider, the child's per-session figures, against one set of servers."""
+    results: dict[str, dict[str, list[float]]] = {}
     with Servers() as servers:
-        cmd = [sys.executable, "-m", "benchmarks.paired", "--child", servers.urls["llm"], servers.urls["ok"]]
-        cmd += ["--pairs", str(pairs), "--turns", str(turns)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"paired run failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    result: dict[str, list[float]] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+        for provider in providers:
+            cmd = [sys.executable, "-m", "benchmarks.paired", "--child", provider]
+            cmd += [
+                servers.urls[SERVER_URL[provider]],
+                servers.urls["ok"],
+                "--pairs",
+                str(pairs),
+                "--turns",
+                str(turns),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"paired run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            results[provider] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
 
 
-def report(result: dict[str, list[float]], turns: int) -> str:
-    deltas = [a - b for a, b in zip(result["on"], result["off"], strict=True)]
-    gc_deltas = [a - b for a, b in zip(result["gc_on"], result["gc_off"], strict=True)]
-    quartiles = sorted(deltas)[len(deltas) // 4], sorted(deltas)[(3 * len(deltas)) // 4]
-    rows = [
-        ["untraced session", f"{fmt(median(result['off']))} ({spread(result['off'])})", "", ""],
-        ["instrument_pipeline session", f"{fmt(median(result['on']))} ({spread(result['on'])})", "", ""],
-        [
-            "paired difference",
-            "",
-            f"{median(deltas):+.2f} (IQR {quartiles[0]:+.2f}…{quartiles[1]:+.2f})",
-            f"{median(gc_deltas):+.2f}",
-        ],
-    ]
-    calls_on, calls_off = result["calls_on"][0], result["calls_off"][0]
-    calls = (
-        f"Python function calls per turn on the event loop's thread (counted, not timed): untraced {calls_off:,.0f}, "
-        f"traced {calls_on:,.0f} ({calls_on - calls_off:+,.0f}, {100 * (calls_on / calls_off - 1):+.1f} %)."
-    )
-    verdict = "met" if median(deltas) < TARGET_CPU_MS else "MISSED"
+def report(results: dict[str, dict[str, list[float]]], turns: int) -> str:
+    pairs = len(next(iter(results.values()))["off"]) if results else 0
+    lines = [f"## 1b. Ours, paired in one process ({pairs} rounds of {turns}-turn sessions, ABBA order)"]
+    for provider, result in results.items():
+        lines += ["", f"### {PROVIDER_LABELS[provider]}", "", provider_report(provider, result)]
+    return "\n".join(lines)
+
+
+def provider_report(provider: str, result: dict[str, list[float]]) -> str:
+    sides = PROVIDER_SIDES[provider]
+    in_order = ("off", *(side for side in sides if side != "off"))
+    rows = [[SIDE_LABELS[side], f"{fmt(median(result[side]))} ({spread(result[side])})", "", ""] for side in in_order]
+    calls_off = result["calls_off"][0]
+    calls = [f"untraced {calls_off:,.0f}"]
+    verdicts = []
+    for side in in_order[1:]:
+        deltas = [a - b for a, b in zip(result[side], result["off"], strict=True)]
+        gc_deltas = [a - b for a, b in zip(result[f"gc_{side}"], result["gc_off"], strict=True)]
+        quartiles = sorted(deltas)[len(deltas) // 4], sorted(deltas)[(3 * len(deltas)) // 4]
+        rows.append(
+            [
+                f"paired difference: {SIDE_LABELS[side]} − untraced",
+                "",
+                f"{median(deltas):+.2f} (IQR {quartiles[0]:+.2f}…{quartiles[1]:+.2f})",
+                f"{median(gc_deltas):+.2f}",
+            ]
+        )
+        on = result[f"calls_{side}"][0]
+        calls.append(f"{SIDE_LABELS[side]} {on:,.0f} ({on - calls_off:+,.0f}, {100 * (on / calls_off - 1):+.1f} %)")
+        verdict = "met" if median(deltas) < TARGET_CPU_MS else "MISSED"
+        verdicts.append(f"{SIDE_LABELS[side]}: {median(deltas):.2f} ms → {verdict}")
+    head = ["session", "CPU ms/turn (median, min–max)", "Δ CPU ms/turn (median)", "of which GC ms/turn"]
     return "\n".join(
         [
-            f"## 1b. Ours, paired in one process ({len(deltas)} pairs of {turns}-turn sessions, ABBA order)",
+            table(head, rows),
             "",
-            table(["session", "CPU ms/turn (median, min–max)", "Δ CPU ms/turn (median)", "of which GC ms/turn"], rows),
+            "Python function calls per turn on the event loop's thread (counted, not timed): " + "; ".join(calls) + ".",
             "",
-            calls,
-            "",
-            f"Target: < {TARGET_CPU_MS} ms CPU/turn: {median(deltas):.2f} ms → {verdict}.",
+            f"Target: < {TARGET_CPU_MS} ms CPU/turn: " + "; ".join(verdicts) + ".",
         ]
     )
 
@@ -137,15 +171,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=30)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="6 pairs of 10 turns")
-    parser.add_argument("--child", nargs=2, metavar=("LLM_URL", "OTLP_URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--providers", default=",".join(PROVIDERS), help="comma-separated subset of " + ",".join(PROVIDERS)
+    )
+    parser.add_argument("--child", nargs=3, metavar=("PROVIDER", "LLM_URL", "OTLP_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     pairs, turns = (6, 10) if args.quick else (args.pairs, args.turns)
     if args.child:
         _quiet()
-        print(json.dumps(asyncio.run(_child(*args.child, pairs, turns))), flush=True)
+        provider, llm, otlp = args.child
+        print(json.dumps(asyncio.run(_child(provider, llm, otlp, pairs, turns))), flush=True)
         return
+    providers = tuple(p for p in PROVIDERS if p in args.providers.split(","))
     print(f"[paired] {load()}", flush=True)
-    print(report(measure(pairs, turns), turns))
+    print(report(measure(pairs, turns, providers), turns))
     print(f"[paired] after: {load()}")
 
 

@@ -1,6 +1,7 @@
 """The servers a traced bot talks to, in their own process so their CPU is not counted as the bot's.
 
-``python -m benchmarks.servers`` starts the fake OpenAI server (zero time to first token) and four OTLP
+``python -m benchmarks.servers`` starts the fake OpenAI server (``llm``) and the fake Anthropic Messages API
+(``anthropic``), both answering at once (zero time to first token, no delay between words), and four OTLP
 endpoints, prints their URLs as one JSON line and runs until its stdin closes:
 
 * ``ok``: answers every export ``200`` (an empty ``ExportTraceServiceResponse``);
@@ -20,6 +21,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from provision.demo.fake_anthropic import FakeAnthropic
 from provision.demo.fake_openai import FakeOpenAI
 
 
@@ -89,13 +91,22 @@ def _refused() -> str:
 
 async def _main() -> None:
     fake = FakeOpenAI(ttft=0.0, word_delay=0.0)
+    anthropic = FakeAnthropic(ttft=0.0, word_delay=0.0)
     llm = await fake.start()
     hang, _server = await _hang()
-    urls = {"llm": llm, "ok": await _sink(200), "unavailable": await _sink(503), "hang": hang, "refused": _refused()}
+    urls = {
+        "llm": llm,
+        "anthropic": await anthropic.start(),
+        "ok": await _sink(200),
+        "unavailable": await _sink(503),
+        "hang": hang,
+        "refused": _refused(),
+    }
     print(json.dumps(urls), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
     fake.chat_calls.clear()
+    anthropic.chat_calls.clear()
 
 
 if __name__ == "__main__":
