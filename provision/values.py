@@ -6,7 +6,7 @@ import math
 import re
 import tomllib
 import types
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -16,9 +16,11 @@ from provision.config import UNPRINTABLE, url_problem
 from provision.errors import InputError
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# O2 keeps letters, digits, '_' and ':' in a stream name (format_stream_name); '-' is allowed here too,
-# as it always was. Anything else (a quote above all) would break the SQL the templates write.
+# O2 keeps letters, digits, '_' and ':' in a stream name (format_stream_name); '-' is allowed here too
+# and rewritten as O2 rewrites it. Anything else (a quote above all) would break the SQL the templates write.
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_:\-]+$")
+O2_STREAM_REWRITE = re.compile(r"[^A-Za-z0-9_:]+")  # format_stream_name: each run becomes one '_'
+
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 32
 MAX_NAME = 256  # stream, folder, model price name (O2's limit for the latter)
@@ -189,7 +191,8 @@ def build(layers: list[tuple[str, dict[str, Any]]]) -> Values:
     typed = {name: _coerce(name, merged[name], hints[name], origin[name]) for name in known}
     values = Values(**typed)
     _check(values, origin)
-    return values
+    # The bots send the name as they are configured; O2 stores it with '-' runs turned into '_'.
+    return replace(values, stream=O2_STREAM_REWRITE.sub("_", values.stream))
 
 
 def _coerce(name: str, raw: Any, hint: Any, source: str) -> Any:

@@ -81,7 +81,7 @@ def run(request: pytest.FixtureRequest) -> Run:
     stream, server_rewrite = request.param
     bundle: Bundle = request.getfixturevalue("default_bundle" if stream == "default" else "other_bundle")
     assert stream in ("default", OTHER["stream"])
-    o2 = O2Sql(stream, server_all_rewrite=server_rewrite)
+    o2 = O2Sql(stream.replace("-", "_"), server_all_rewrite=server_rewrite)  # the name O2 stores it under
     found = dashboards(bundle)
 
     def go(panel_id: str, **variables: str | list[str]) -> list[dict[str, Any]]:

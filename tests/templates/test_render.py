@@ -51,7 +51,8 @@ def test_the_cli_validates_the_bundle_with_other_values() -> None:
 
 
 def test_the_stream_value_reaches_every_query_and_variable(other_bundle: Bundle) -> None:
-    stream = OTHER["stream"]
+    stream = OTHER["stream"].replace("-", "_")  # O2 stores 'pipecat-prod' as 'pipecat_prod'
+    assert stream == "pipecat_prod"
     for dashboard in dashboards(other_bundle).values():
         for variable in dashboard["variables"]["list"]:
             assert variable["query_data"]["stream"] == stream
