@@ -2,8 +2,9 @@
 
 The pipeline is ``OpenAISTTService → LLMUserAggregator → OpenAILLMService → OpenAITTSService →
 NullOutputTransport → LLMAssistantAggregator`` (or, with ``llm_only=True``, just the aggregators
-around the LLM). :func:`run_session` plays the user: it injects what a transport with VAD would
-produce (``VADUserStartedSpeakingFrame``, 20 ms ``InputAudioRawFrame``\\ s, ``VADUserStoppedSpeakingFrame``),
+around the LLM; ``stt=False`` / ``tts=False`` leave out that stage: text in, or text out).
+:func:`run_session` plays the user: it injects what a transport with VAD would produce
+(``VADUserStartedSpeakingFrame``, 20 ms ``InputAudioRawFrame``\\ s, ``VADUserStoppedSpeakingFrame``),
 waits for the bot's answer and, for ``interrupt_turn``, starts the next utterance while the bot speaks.
 """
 
@@ -130,8 +131,11 @@ class SessionResult:
         return [t.number for t in self.turns if t.failed]
 
 
-def build_pipeline(base_url: str, model: str, *, llm_only: bool = False) -> Pipeline:
+def build_pipeline(
+    base_url: str, model: str, *, llm_only: bool = False, stt: bool = True, tts: bool = True
+) -> Pipeline:
     """The bot's pipeline, every service pointed at ``base_url`` (an OpenAI-compatible ``…/v1``)."""
+    stt, tts = stt and not llm_only, tts and not llm_only
     llm = OpenAILLMService(
         api_key="sk-fake",
         base_url=base_url,
@@ -141,22 +145,20 @@ def build_pipeline(base_url: str, model: str, *, llm_only: bool = False) -> Pipe
     )
     strategies = (
         ExternalUserTurnStrategies()
-        if llm_only
+        if not stt
         else UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.1)])
     )
     aggregators = LLMContextAggregatorPair(
         LLMContext(), user_params=LLMUserAggregatorParams(user_turn_strategies=strategies)
     )
-    if llm_only:
-        return Pipeline([aggregators.user(), llm, aggregators.assistant()])
-    stages: list[FrameProcessor] = [
-        OpenAISTTService(api_key="sk-fake", base_url=base_url),
-        aggregators.user(),
-        llm,
-        OpenAITTSService(api_key="sk-fake", base_url=base_url, sample_rate=SPEECH_SAMPLE_RATE),
-        NullOutputTransport(TransportParams(audio_out_enabled=True, audio_out_sample_rate=SPEECH_SAMPLE_RATE)),
-        aggregators.assistant(),
-    ]
+    stages: list[FrameProcessor] = [OpenAISTTService(api_key="sk-fake", base_url=base_url)] if stt else []
+    stages += [aggregators.user(), llm]
+    if tts:
+        stages += [
+            OpenAITTSService(api_key="sk-fake", base_url=base_url, sample_rate=SPEECH_SAMPLE_RATE),
+            NullOutputTransport(TransportParams(audio_out_enabled=True, audio_out_sample_rate=SPEECH_SAMPLE_RATE)),
+        ]
+    stages.append(aggregators.assistant())
     return Pipeline(stages)
 
 
@@ -171,6 +173,8 @@ async def run_session(
     enable_pipecat_tracing: bool = False,
     enable_metrics: bool = True,
     llm_only: bool = False,
+    stt: bool = True,
+    tts: bool = True,
     instrument: bool = True,
     turn_end_grace: float = DEFAULT_TURN_END_GRACE_S,
     speech_seconds: float = 0.3,
@@ -181,11 +185,13 @@ async def run_session(
     With ``instrument`` the worker is passed to :func:`instrumentation.instrument_pipeline` (the
     session id is the one it returns). ``interrupt_turn=k`` starts the user's turn ``k+1`` while the
     bot is still speaking its answer to turn ``k``. The session ends with an ``EndFrame`` after the
-    last answer (and the turn-end grace) is over.
+    last answer (and the turn-end grace) is over. ``stt=False`` sends the user's words as text;
+    ``tts=False`` leaves the answer as text, so the bot never speaks (unlike ``llm_only``, which
+    stands in for a transport reporting the bot's speech).
     """
     started = time.monotonic()
     worker = PipelineWorker(
-        build_pipeline(base_url, model, llm_only=llm_only),
+        build_pipeline(base_url, model, llm_only=llm_only, stt=stt, tts=tts),
         params=PipelineParams(
             enable_metrics=enable_metrics,
             enable_usage_metrics=enable_metrics,
@@ -210,7 +216,7 @@ async def run_session(
     async def _on_started(_worker: PipelineWorker, _frame: Frame) -> None:
         ready.set()
 
-    user = _User(worker, progress, speech_seconds, llm_only)
+    user = _User(worker, progress, speech_seconds, llm_only, text_in=llm_only or not stt, speaks=tts)
     windows: list[float] = []
 
     async def drive() -> None:
@@ -243,17 +249,28 @@ async def run_session(
 class _User:
     """Plays the user's side of the conversation."""
 
-    def __init__(self, worker: PipelineWorker, progress: _Progress, speech_seconds: float, llm_only: bool) -> None:
+    def __init__(
+        self,
+        worker: PipelineWorker,
+        progress: _Progress,
+        speech_seconds: float,
+        llm_only: bool,
+        *,
+        text_in: bool,
+        speaks: bool,
+    ) -> None:
         self._worker = worker
         self._progress = progress
         self._speech_seconds = speech_seconds
         self._llm_only = llm_only
+        self._text_in = text_in
+        self._speaks = speaks
         self._started_before = 0
         self._llm_ended_before = 0
 
     async def speak(self, number: int) -> None:
         self._llm_ended_before = self._progress.llm_ended
-        if self._llm_only:
+        if self._text_in:
             text = f"User utterance number {number}."
             await self._worker.queue_frames(
                 [
@@ -282,6 +299,8 @@ class _User:
             stopped_before = progress.bot_stopped
             await self._worker.queue_frames([BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()])
             await _until(lambda: progress.bot_stopped > stopped_before, 1.0)
+            return
+        if not self._speaks:
             return
         if await _until(lambda: progress.bot_started > self._started_before, 1.0):
             await _until(lambda: progress.bot_stopped >= progress.bot_started, _REPLY_TIMEOUT_S)

@@ -60,7 +60,7 @@ class Export:
     def service_name(self) -> str:
         return str(self.provider.resource.attributes.get("service.name"))
 
-    def to(self, server: StandIn, stream: str = STREAM) -> None:
+    def to(self, server: StandIn, stream: str = STREAM, *, capture_content: bool = True) -> None:
         """Send every span from now on to ``server`` (org ``default``), into ``stream``."""
         self.flush()
         uninstrument()
@@ -70,6 +70,7 @@ class Export:
             org=ORG,
             stream=stream,
             auth_token=TOKEN,
+            capture_content=capture_content,
             load_env_file=False,
         )
 
