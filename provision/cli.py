@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from provision.errors import ExitCode, InputError, Interrupted, ProvisionError
+from provision.errors import ExitCode, InputError, Interrupted, NotFoundError, ProvisionError
 from provision.options import BUNDLE, CONNECTION, OUTPUT, Common, shared
 
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ def apply(
     from provision.bundle import validated_bundle
     from provision.kinds import Kind
     from provision.output import emit_json, plan_doc, print_plan, print_progress, result_doc, say, summary, warn
-    from provision.stream import ensure_stream, explain_failure
+    from provision.plan import Action
+    from provision.stream import ensure_stream, explain_failure, missing_stream_hint, stream_exists
     from provision.workflow import execute, plan_for, read
 
     if on_error not in ("fail", "continue"):
@@ -211,14 +212,16 @@ def apply(
         if not opts.json and not _confirm("Apply these changes?", yes):
             say("Nothing applied.")
             raise typer.Exit(int(ExitCode.INPUT))
-        alerts_pending = any(c.kind is Kind.ALERT for c in the_plan.pending())
-        if (
-            bootstrap_stream
-            and alerts_pending
-            and ensure_stream(session.client, bundle.values.stream)
-            and not opts.json
-        ):
-            say(f"Sent one marker span so stream {bundle.values.stream!r} exists.")
+        stream = bundle.values.stream
+        if any(c.kind is Kind.ALERT and c.action is Action.CREATE for c in the_plan.pending()):
+            # O2 refuses an alert on a stream it does not have: find out before writing anything.
+            if bootstrap_stream:
+                if ensure_stream(session.client, stream) and not opts.json:
+                    say(f"Sent one marker span so stream {stream!r} exists.")
+            elif not stream_exists(session.client, stream):
+                raise NotFoundError(
+                    f"Stream {stream} not found on O2; nothing was applied", hint=missing_stream_hint(stream)
+                )
         progress = None if opts.json else print_progress
         result = execute(session, bundle, the_plan, stop_on_error=on_error == "fail", progress=progress)
         stats = session.client.stats

@@ -57,14 +57,19 @@ def ensure_stream(client: O2Client, stream: str) -> bool:
     return True
 
 
+def missing_stream_hint(stream: str) -> str:
+    """What to do when the traces stream does not exist yet."""
+    return (
+        f"O2 creates the traces stream {stream!r} with its first span: run your bot (or "
+        "`o2-provision demo`), or apply again with --bootstrap-stream"
+    )
+
+
 def explain_failure(error: ProvisionError, stream: str) -> str | None:
     """What to do about the failures a fresh O2 commonly answers with."""
     text = error.message.lower()
     if isinstance(error, NotFoundError) and "stream" in text and "not found" in text:
-        return (
-            f"O2 creates the traces stream {stream!r} with its first span: run your bot (or "
-            "`o2-provision demo`), or apply again with --bootstrap-stream"
-        )
+        return missing_stream_hint(stream)
     if "ssrf" in text:
         return (
             "O2 refuses destination URLs that are loopback, private, or do not resolve from the O2 server: "

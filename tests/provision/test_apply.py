@@ -160,12 +160,12 @@ def test_a_name_taken_by_an_unmanaged_resource_is_left_alone(cli: Cli, o2: Stand
     assert theirs["url"] == "http://127.0.0.1:1/theirs"
 
 
-def test_alerts_wait_for_the_stream_and_say_so(cli: Cli, o2: StandIn, webhook: Webhook) -> None:
+def test_alerts_wait_for_the_stream_and_nothing_is_half_written(cli: Cli, o2: StandIn, webhook: Webhook) -> None:
     result = cli("apply", "--yes", f"--set=webhook_url={webhook.url}")
     assert result.code == 4, result.out + result.err
-    assert "Stream default not found" in result.err
+    assert "Stream default not found on O2; nothing was applied" in result.err
     assert "--bootstrap-stream" in result.err
-    assert {d["name"] for d in o2.store.destinations("default")} == {"pipecat_webhook"}
+    assert o2.store.destinations("default") == [] and o2.store.dashboards("default") == []
     assert alerts_by_name(o2) == {}
 
     fixed = cli("apply", "--yes", "--bootstrap-stream", f"--set=webhook_url={webhook.url}")
@@ -176,7 +176,7 @@ def test_alerts_wait_for_the_stream_and_say_so(cli: Cli, o2: StandIn, webhook: W
 def test_ssrf_refusal_shows_o2s_message_and_the_fix(tmp_path: Path, webhook: Webhook) -> None:
     with StandIn(root_email="root@example.com", root_password="Complexpass#123", allow_loopback=False) as strict:
         cli = Cli(tmp_path, {"OPENOBSERVE_URL": strict.url, "OPENOBSERVE_AUTH_TOKEN": TOKEN})
-        result = cli("apply", "--yes", f"--set=webhook_url={webhook.url}")
+        result = cli("apply", "--yes", "--bootstrap-stream", f"--set=webhook_url={webhook.url}")
     assert result.code == 1
     assert "SSRF" in result.err and "ZO_SSRF_ALLOW_LOOPBACK=true" in result.err
 
