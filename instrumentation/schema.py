@@ -40,7 +40,16 @@ MARKER_SERVICE = "o2-provision"  # as `o2-provision apply --bootstrap-stream` se
 
 # The text columns of the contract; every other pipecat.* key holds a number or a flag.
 _TEXT_KEYS = frozenset(
-    {contract.SESSION_ID, contract.SERVICE, contract.MODEL, contract.USER_MESSAGE, contract.ASSISTANT_MESSAGE}
+    {
+        contract.SESSION_ID,
+        contract.SERVICE,
+        contract.PROVIDER,
+        contract.MODEL,
+        contract.USER_MESSAGE,
+        contract.ASSISTANT_MESSAGE,
+        contract.FAILED_STAGE,
+        contract.ERROR,
+    }
 )
 
 # Columns O2 adds to the ChatCompletion spans it enriches, read by the cost panels.
