@@ -108,8 +108,8 @@ def instrument_pipeline(
         if existing is not None:
             return existing.session_id
         _pipelines[worker] = _instrument(worker, session, turn_end_grace)
-    except Exception:
-        logger.warning("cannot trace this pipeline; the bot runs untraced", exc_info=True)
+    except Exception as exc:
+        logger.warning("cannot trace this pipeline (%s: %s); the bot runs untraced", type(exc).__name__, exc)
     return session.session_id
 
 

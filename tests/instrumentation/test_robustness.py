@@ -171,6 +171,7 @@ def test_a_pipeline_that_cannot_be_hooked_runs_untraced_with_one_warning_and_not
     assert session_id == "sess-broken"
     warnings = [r for r in caplog.records if r.name == "instrumentation" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "runs untraced" in warnings[0].getMessage()
+    assert "AttributeError: no attribute '_process_context'" in warnings[0].getMessage()
     assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
     assert "_process_context" not in vars(llm)
     monkeypatch.undo()
