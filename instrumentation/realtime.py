@@ -7,18 +7,22 @@ answers each user turn with a response, bracketed by ``LLMFullResponseStartFrame
 lifetime and makes each response a ``pipecat.llm_service`` span with its ``ChatCompletion`` child under
 the current turn, as for any other LLM call. The user's words come from the ``TranscriptionFrame`` the
 service pushes. Usage can arrive just after the response's end frame (Gemini sends it with the turn's
-completion), so a response without usage waits up to :data:`USAGE_WAIT_S` for it before it ends.
+completion), so a response without usage waits up to :data:`USAGE_WAIT_S` for it before it ends. A
+response that only calls tools has no start frame (OpenAI Realtime makes no assistant item for it): it
+is traced when its usage comes, from the ``FunctionCallsStartedFrame`` that announced its calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from pipecat.frames.frames import (
+    FunctionCallsStartedFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
@@ -43,7 +47,7 @@ _EMPTY = otel_context.Context()
 class _Response:
     """One response of the model and its spans."""
 
-    def __init__(self, calls: RealtimeCalls, turn: Turn) -> None:
+    def __init__(self, calls: RealtimeCalls, turn: Turn, started_ns: int | None = None) -> None:
         service = calls.service
         self.turn = turn
         self.usage_seen = False
@@ -63,7 +67,7 @@ class _Response:
         )
         self.recorder: LLMCallRecorder = self.span.__enter__()
         messages = [{"role": "user", "content": calls.user_text}] if calls.user_text else []
-        self.chat = ChatCall(time.time_ns(), {"model": model, "messages": messages}, provider_of(service))
+        self.chat = ChatCall(started_ns or time.time_ns(), {"model": model, "messages": messages}, provider_of(service))
 
     def finish(self, tracker: TurnTracker) -> None:
         if self.timer is not None:
@@ -102,6 +106,8 @@ class RealtimeCalls:
         self.user_text: str | None = None
         self._response: _Response | None = None
         self._ending: _Response | None = None
+        # Function calls announced outside any response, and when: the tool-only response that asked for them.
+        self._announced: tuple[int, list[Any]] | None = None
         self._saved = {name: service.__dict__.get(name, _MISSING) for name in _WATCHED}
         push_frame = service.push_frame
         start_usage = service.start_llm_usage_metrics
@@ -146,6 +152,12 @@ class RealtimeCalls:
                 self._response.recorder.add_text(frame.text)
         elif isinstance(frame, TranscriptionFrame):
             self.user_text = frame.text
+        elif isinstance(frame, FunctionCallsStartedFrame):
+            response = self._response or self._ending
+            if response is not None:
+                _add_tool_calls(response.chat, frame.function_calls)
+            else:
+                self._announced = (time.time_ns(), list(frame.function_calls))
         elif isinstance(frame, LLMFullResponseStartFrame):
             self._end_pending()
             if self._response is None:
@@ -159,6 +171,14 @@ class RealtimeCalls:
     def _on_usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         response = self._response or self._ending
         if response is None:
+            if self._announced is None:
+                return
+            (started_ns, function_calls), self._announced = self._announced, None
+            response = _Response(self, self.tracker.begin_llm_call(), started_ns)
+            _add_tool_calls(response.chat, function_calls)
+            response.recorder.set_usage(prompt_tokens, completion_tokens)
+            self.user_text = None
+            response.finish(self.tracker)
             return
         response.recorder.set_usage(prompt_tokens, completion_tokens)
         response.usage_seen = True
@@ -182,3 +202,8 @@ class RealtimeCalls:
         if response is not None:
             with contained("ending a realtime response"):
                 response.finish(self.tracker)
+
+
+def _add_tool_calls(chat: ChatCall, function_calls: Sequence[Any]) -> None:
+    for call in function_calls:
+        chat.add_tool_call(call.tool_call_id, call.function_name, call.arguments)

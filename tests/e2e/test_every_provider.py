@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 import yaml
-from _pytest.mark import ParameterSet
 
 from instrumentation import contract
 from provision.demo.webhook import WebhookReceiver as Webhook
@@ -51,26 +50,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'AsyncAPIResponse.pars
 
 TURN_ENDS_WITHIN_S = 1.0
 FAILED_ROW = re.compile(r"^session (\S+) turn (\d+): (pipecat\.\S+) failed \(trace ([0-9a-f]{32})\)$")
-# Instrumentation bugs these tests found, by family (see the report of issue 14's O2-side proof).
-REALTIME_TOOL_RESPONSE_UNTRACED = (
-    "instrumentation/realtime.py: an OpenAI Realtime response that only calls a tool has no assistant item, so "
-    "Pipecat pushes no LLMFullResponseStartFrame for it; RealtimeCalls._on_usage then finds no open response and "
-    "drops its usage (response.done): no pipecat.llm_service/ChatCompletion span, and its tokens and cost are "
-    "missing from the turn, the dashboards and O2's sessions view"
-)
-TOKEN_BUGS = {"openai-realtime": REALTIME_TOOL_RESPONSE_UNTRACED}
-
-
-def families(known_bugs: dict[str, str]) -> list[ParameterSet]:
-    """Every family, those with a known bug in ``known_bugs`` marked as expected (strictly) to fail."""
-    return [
-        pytest.param(
-            f,
-            id=f.name,
-            marks=[pytest.mark.xfail(strict=True, reason=known_bugs[f.name])] if f.name in known_bugs else [],
-        )
-        for f in FAMILIES
-    ]
+FAMILY_IDS = [f.name for f in FAMILIES]
 
 
 @dataclass
@@ -179,7 +159,7 @@ def every_panel(o: Observed) -> dict[str, list[dict[str, Any]]]:
     return {q.panel_id: r for q, r in zip(queries, rows, strict=True)}
 
 
-@pytest.mark.parametrize("observed", families(TOKEN_BUGS), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_the_sessions_view_shows_the_fakes_turns_tokens_and_cost(observed: Observed) -> None:
     healthy = observed.run.healthy
     assert healthy.answers, "the fake answered nothing"
@@ -196,7 +176,7 @@ def test_the_sessions_view_shows_the_fakes_turns_tokens_and_cost(observed: Obser
     assert hit["error_count"] == 0
 
 
-@pytest.mark.parametrize("observed", families(TOKEN_BUGS), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_session_details_show_one_trace_per_turn_with_the_fakes_model(observed: Observed) -> None:
     healthy = observed.run.healthy
     body = observed.get(
@@ -216,7 +196,7 @@ def test_session_details_show_one_trace_per_turn_with_the_fakes_model(observed: 
     assert sum(t["gen_ai_usage_output_tokens"] for t in traces) == expected.output_tokens
 
 
-@pytest.mark.parametrize("observed", families({}), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_the_tool_call_is_an_execute_tool_span_without_tokens(observed: Observed) -> None:
     healthy = observed.run.healthy
     (tool,) = observed.records(contract.TOOL_SPAN, healthy.session_id)
@@ -231,7 +211,7 @@ def test_the_tool_call_is_an_execute_tool_span_without_tokens(observed: Observed
     assert turn["pipecat_tool_calls"] == "1"
 
 
-@pytest.mark.parametrize("observed", families(TOKEN_BUGS), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_every_panel_runs_and_counts_the_fakes_turns_and_tokens(observed: Observed) -> None:
     rows = every_panel(observed)
     healthy, failing = observed.run.healthy, observed.run.failing
@@ -249,7 +229,7 @@ def test_every_panel_runs_and_counts_the_fakes_turns_and_tokens(observed: Observ
     assert cost[healthy.session_id] == pytest.approx(in_o2(observed, healthy).cost, rel=1e-12)
 
 
-@pytest.mark.parametrize("observed", families({}), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_report_answers_every_panel(observed: Observed) -> None:
     result = observed.cli("report", "--since", "15m", "--set", f"stream={observed.stream}", "--output", "json")
     assert result.code == 0, result.err
@@ -260,7 +240,7 @@ def test_report_answers_every_panel(observed: Observed) -> None:
     assert report["Turns"]["rows"] == [{"turns": run.healthy.turns + run.failing.turns}]
 
 
-@pytest.mark.parametrize("observed", families({}), indirect=True)
+@pytest.mark.parametrize("observed", FAMILIES, ids=FAMILY_IDS, indirect=True)
 def test_the_failed_turn_alert_notifies_within_seconds_naming_session_and_turn(observed: Observed) -> None:
     failing = observed.run.failing
     assert failing.failed_at is not None and failing.failed_turn is not None
