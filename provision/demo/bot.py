@@ -289,24 +289,25 @@ class _User:
         self._started_before = self._progress.bot_started
 
     async def wait_until_bot_speaks(self) -> None:
-        await _until(lambda: self._progress.bot_started > self._started_before, _REPLY_TIMEOUT_S)
+        await until(lambda: self._progress.bot_started > self._started_before, _REPLY_TIMEOUT_S)
 
     async def wait_for_answer(self) -> None:
         """Wait for the LLM to finish and the bot to say it (a failed call leaves the bot silent)."""
         progress = self._progress
-        await _until(lambda: progress.llm_ended > self._llm_ended_before, _REPLY_TIMEOUT_S)
+        await until(lambda: progress.llm_ended > self._llm_ended_before, _REPLY_TIMEOUT_S)
         if self._llm_only:
             stopped_before = progress.bot_stopped
             await self._worker.queue_frames([BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()])
-            await _until(lambda: progress.bot_stopped > stopped_before, 1.0)
+            await until(lambda: progress.bot_stopped > stopped_before, 1.0)
             return
         if not self._speaks:
             return
-        if await _until(lambda: progress.bot_started > self._started_before, 1.0):
-            await _until(lambda: progress.bot_stopped >= progress.bot_started, _REPLY_TIMEOUT_S)
+        if await until(lambda: progress.bot_started > self._started_before, 1.0):
+            await until(lambda: progress.bot_stopped >= progress.bot_started, _REPLY_TIMEOUT_S)
 
 
-async def _until(condition: Callable[[], bool], timeout: float) -> bool:
+async def until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Wait until ``condition()`` holds (True) or ``timeout`` seconds pass (False), polling every 10 ms."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

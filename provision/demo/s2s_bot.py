@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +56,9 @@ from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
-from provision.demo.bot import INPUT_SAMPLE_RATE, NullOutputTransport
+from provision.demo.bot import INPUT_SAMPLE_RATE, NullOutputTransport, until
 from provision.demo.fake_openai import sine_pcm
-from provision.demo.fake_realtime import OUTPUT_SAMPLE_RATE
+from provision.demo.fake_realtime import OUTPUT_SAMPLE_RATE, ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime
 
 INSTRUCTIONS = "You are a friendly voice assistant. Keep answers short."
 # The context starts with a user message so that the LLMRunFrame has both services greet (Gemini Live takes
@@ -127,6 +128,26 @@ def gemini_live_bot(http_options: Any, *, tools: ToolsSchema | None = None, inst
     )
     strategies = UserTurnStrategies(stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=0.1)])
     return _assemble(llm, LLMUserAggregatorParams(user_turn_strategies=strategies), local_vad=True)
+
+
+@asynccontextmanager
+async def serve(
+    kind: str, script: Sequence[ExchangeScript], *, tools: ToolsSchema | None = None, **options: Any
+) -> AsyncIterator[tuple[FakeOpenAIRealtime | FakeGeminiLive, S2SBot]]:
+    """``async with serve("openai" | "gemini", script) as (fake, bot)``: a started fake and a bot aimed at it."""
+    fake: FakeOpenAIRealtime | FakeGeminiLive
+    if kind == "openai":
+        fake = FakeOpenAIRealtime(script=script, **options)
+        await fake.start()
+        bot = openai_realtime_bot(fake.url, tools=tools)
+    else:
+        fake = FakeGeminiLive(script=script, **options)
+        await fake.start()
+        bot = gemini_live_bot(fake.http_options(), tools=tools)
+    try:
+        yield fake, bot
+    finally:
+        await fake.stop()
 
 
 @dataclass(frozen=True)
@@ -255,12 +276,12 @@ async def run_conversation(
         return log.count(ErrorFrame, FrameDirection.UPSTREAM)
 
     async def wait_for_answer(started_before: int, errors_before: int) -> None:
-        answered = await _until(lambda: bot_started() > started_before or errors() > errors_before)
+        answered = await until(lambda: bot_started() > started_before or errors() > errors_before, _ANSWER_TIMEOUT_S)
         if answered and errors() == errors_before:
-            await _until(lambda: bot_stopped() >= bot_started())
+            await until(lambda: bot_stopped() >= bot_started(), _ANSWER_TIMEOUT_S)
 
     async def wait_until_bot_speaks(started_before: int) -> None:
-        await _until(lambda: bot_started() > started_before)
+        await until(lambda: bot_started() > started_before, _ANSWER_TIMEOUT_S)
 
     async def speak() -> None:
         result.exchange_starts.append(time.monotonic())
@@ -296,12 +317,3 @@ async def run_conversation(
     await asyncio.gather(runner.run(), drive())
     result.seconds = time.monotonic() - started
     return result
-
-
-async def _until(condition: Callable[[], bool], timeout: float = _ANSWER_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True

@@ -46,19 +46,8 @@ def fake_bot(kind: str) -> Pair:
         script: Sequence[ExchangeScript], *, tools: bool = False, **options: Any
     ) -> AsyncIterator[tuple[Fake, S2SBot]]:
         schema = ToolsSchema(standard_tools=[WEATHER]) if tools else None
-        fake: Fake
-        if kind == "openai":
-            fake = FakeOpenAIRealtime(script=script, **options)
-            await fake.start()
-            bot = s2s_bot.openai_realtime_bot(fake.url, tools=schema)
-        else:
-            fake = FakeGeminiLive(script=script, **options)
-            await fake.start()
-            bot = s2s_bot.gemini_live_bot(fake.http_options(), tools=schema)
-        try:
-            yield fake, bot
-        finally:
-            await fake.stop()
+        async with s2s_bot.serve(kind, script, tools=schema, **options) as served:
+            yield served
 
     return pair
 

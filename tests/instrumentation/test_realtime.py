@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -24,8 +23,8 @@ from pipecat.services.llm_service import FunctionCallParams
 from instrumentation import contract as c
 from instrumentation import instrument_pipeline
 from provision.demo import s2s_bot
-from provision.demo.fake_realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, ToolCall, response_usage
-from provision.demo.s2s_bot import KICKOFF, S2SBot, run_conversation
+from provision.demo.fake_realtime import ExchangeScript, ToolCall, response_usage
+from provision.demo.s2s_bot import KICKOFF, run_conversation
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of
 
@@ -41,33 +40,14 @@ def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@asynccontextmanager
-async def bot_for(
-    kind: str, script: Sequence[ExchangeScript], *, tools: bool = False, **options: Any
-) -> AsyncIterator[S2SBot]:
-    schema = ToolsSchema(standard_tools=[WEATHER]) if tools else None
-    fake: FakeOpenAIRealtime | FakeGeminiLive
-    if kind == "openai":
-        fake = FakeOpenAIRealtime(script=script, **options)
-        await fake.start()
-        bot = s2s_bot.openai_realtime_bot(fake.url, tools=schema)
-    else:
-        fake = FakeGeminiLive(script=script, **options)
-        await fake.start()
-        bot = s2s_bot.gemini_live_bot(fake.http_options(), tools=schema)
-    try:
-        yield bot
-    finally:
-        await fake.stop()
-
-
 def converse(kind: str, script: Sequence[ExchangeScript], session: str, **args: Any) -> None:
     tools = args.pop("tools", False)
     handler = args.pop("handler", None)
     options = args.pop("fake_options", {})
 
     async def go() -> None:
-        async with bot_for(kind, script, tools=tools, **options) as bot:
+        schema = ToolsSchema(standard_tools=[WEATHER]) if tools else None
+        async with s2s_bot.serve(kind, script, tools=schema, **options) as (_fake, bot):
             if handler is not None:
                 bot.llm.register_function("get_weather", handler)
             await run_conversation(bot, before_run=lambda w: instrument_pipeline(w, session), **args)

@@ -40,6 +40,7 @@ from pipecat.utils.time import time_now_iso8601
 from pipecat.workers.runner import WorkerRunner
 
 from instrumentation import instrument_pipeline
+from provision.demo.bot import until
 
 GRACE_S = 0.2
 _ANSWER_TIMEOUT_S = 8.0
@@ -137,10 +138,10 @@ async def converse(
                 )
                 next_barges_in = index + 1 < len(script) and script[index + 1].barge_in
                 if next_barges_in:
-                    await _until(lambda before=started_before: speaker.started > before, _ANSWER_TIMEOUT_S)
+                    await until(lambda before=started_before: speaker.started > before, _ANSWER_TIMEOUT_S)
                     await asyncio.sleep(0.1)
                     continue
-                await _until(lambda before=ended_before: speaker.ended > before, _ANSWER_TIMEOUT_S)
+                await until(lambda before=ended_before: speaker.ended > before, _ANSWER_TIMEOUT_S)
                 await asyncio.sleep(GRACE_S + 0.3)
         finally:
             await worker.queue_frame(EndFrame())
@@ -149,12 +150,3 @@ async def converse(
     await runner.add_workers(worker)
     await asyncio.gather(runner.run(), user())
     return done
-
-
-async def _until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
