@@ -92,7 +92,11 @@ def test_destroy_counts_a_resource_deleted_meanwhile_as_gone(cli: Cli, o2: Stand
     # Alerts are deleted first; while they are, someone deletes the dashboards by hand.
     o2.faults.add(r"^/api/v2/default/alerts/", method="DELETE", kind="latency", seconds=1.5, times=1)
     proc = start(cli, "destroy")
-    time.sleep(0.8)
+    deadline = time.monotonic() + 20
+    # Wait until destroy is deleting the alerts (one of them held 1.5 s), whatever its start-up took.
+    while not [r for r in o2.requests if r.method == "DELETE" and r.path.startswith("/api/v2/default/alerts/")]:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
     with httpx.Client(base_url=o2.url, headers={"Authorization": f"Basic {TOKEN}"}) as http:
         for folder in http.get("/api/v2/default/folders/dashboards").json()["list"]:
             listing = http.get("/api/default/dashboards", params={"folder": folder["folderId"]}).json()
