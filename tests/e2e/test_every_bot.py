@@ -1,10 +1,12 @@
 """Every panel and alert works for every kind of bot, from its first turn (issue 15).
 
 Real Pipecat pipelines of each kind (voice, text only, no STT, no TTS, capture off, an unpriced model)
-run against the fake OpenAI server, each alone into a fresh stream of one stand-in, then all of them
-into one shared stream. On every stream, ``o2-provision report`` and every panel and alert query run
-through ``_search`` without an error, and the numbers are the fake's. Speech-to-speech bots are not
-here yet: their fakes are being written.
+run against the fake OpenAI server, and a speech-to-speech bot (OpenAI Realtime) against the fake
+Realtime server, each alone into a fresh stream of one stand-in, then all of them into one shared
+stream. On every stream, ``o2-provision report`` and every panel and alert query run through ``_search``
+without an error, and the numbers are the fakes': turns (a speech-to-speech bot's greeting is a turn
+too), sessions, token sums. A speech-to-speech bot has no STT or TTS stage but its LLM stage and its
+voice-to-voice latency show; O2 does not price its model.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from instrumentation import instrument_pipeline
 from provision.demo.bot import run_session
 from provision.demo.fake_openai import ChatCall, FakeOpenAI
+from provision.demo.fake_realtime import ExchangeScript, FakeOpenAIRealtime
+from provision.demo.s2s_bot import openai_realtime_bot, run_conversation
 from provision.kinds import Kind
 from provision.panels import panel_queries
 from provision.render import builtin_templates, load_values, render_bundle
@@ -33,7 +39,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'AsyncAPIResponse.pars
 
 TTFT_S, SLOW_TTFT_S, STT_DELAY_S, TTS_DELAY_S = 0.1, 2.0, 0.05, 0.05
 UNPRICED = "acme-voice-1"
-# stt / tts / capture / model per kind of bot
+S2S_REPLY_DELAY_S = 0.15
+# stt / tts / capture / model per kind of bot; s2s: speech-to-speech, against the fake Realtime server
 KINDS: dict[str, dict[str, Any]] = {
     "voice": {},
     "text": {"stt": False, "tts": False},
@@ -41,7 +48,10 @@ KINDS: dict[str, dict[str, Any]] = {
     "no_tts": {"tts": False},
     "capture_off": {"capture": False},
     "unpriced": {"stt": False, "tts": False, "model": UNPRICED},
+    "s2s": {"stt": False, "tts": False, "s2s": True},
 }
+# the kinds whose bots call the fake OpenAI server
+CHAT_KINDS = [k for k in KINDS if not KINDS[k].get("s2s")]
 MIXED = "mixed"
 SLOW_MS = 1500
 
@@ -53,14 +63,28 @@ class Stream:
     name: str
     kinds: list[str]
     calls: list[ChatCall] = field(default_factory=list)
+    s2s_usages: list[dict[str, int]] = field(default_factory=list)  # one per speech-to-speech response
+    s2s_turns: int = 0
     sessions: int = 0
+
+    @property
+    def turns(self) -> int:
+        return len(self.calls) + self.s2s_turns
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(c.usage["total_tokens"] for c in self.calls if c.usage) + sum(
+            u["total_tokens"] for u in self.s2s_usages
+        )
 
     def has(self, option: str) -> bool:
         return any(KINDS[k].get(option, True) for k in self.kinds)
 
     def voice_kinds(self) -> list[str]:
-        """Its bots with both STT and TTS: those Pipecat measures voice-to-voice latency for."""
-        return [k for k in self.kinds if KINDS[k].get("stt", True) and KINDS[k].get("tts", True)]
+        """Its bots voice-to-voice latency is measured for: speech-to-speech ones, and those with STT and TTS."""
+        return [
+            k for k in self.kinds if KINDS[k].get("s2s") or (KINDS[k].get("stt", True) and KINDS[k].get("tts", True))
+        ]
 
 
 @dataclass
@@ -71,6 +95,21 @@ class Bots:
     end_us: int
     cli_dir: Path
     hook: Webhook
+
+
+async def _play_s2s(export: Export, server: StandIn, realtime: FakeOpenAIRealtime, stream: Stream) -> None:
+    """One speech-to-speech session: the bot's greeting, then one user exchange."""
+    export.to(server, stream.name)
+    before = len(realtime.sessions)
+    bot = openai_realtime_bot(realtime.url)
+    session_id = f"e2e-s2s-{uuid.uuid4().hex[:12]}"
+    await run_conversation(bot, exchanges=1, before_run=lambda w: instrument_pipeline(w, session_id))
+    export.flush()
+    (session,) = realtime.sessions[before:]
+    assert [e.number for e in session.exchanges] == [0, 1], "a greeting and one exchange"
+    stream.s2s_turns += len(session.exchanges)
+    stream.s2s_usages += [r.usage for e in session.exchanges for r in e.responses]
+    stream.sessions += 1
 
 
 async def _play(export: Export, server: StandIn, fake: FakeOpenAI, stream: Stream, kind: str, turns: int) -> None:
@@ -99,17 +138,28 @@ def bots(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[B
     streams = {k: Stream(f"bot_{k}", [k]) for k in KINDS}
     streams[MIXED] = Stream(MIXED, list(KINDS))
     start_us = int((time.time() - 5) * 1_000_000)
-    # the voice bot's second turn in the mixed stream is slow: one call per kind alone comes first
-    slow_call = len(KINDS) + 2
+    # the voice bot's second turn in the mixed stream is slow: one call per chat kind alone comes first
+    slow_call = len(CHAT_KINDS) + 2
+    script = [ExchangeScript("Hi there, who are you?", "I am a test voice bot.", reply_delay=S2S_REPLY_DELAY_S)]
 
     async def go() -> None:
-        async with FakeOpenAI(
-            ttft=TTFT_S, slow_calls=[slow_call], slow_ttft=SLOW_TTFT_S, stt_delay=STT_DELAY_S, tts_delay=TTS_DELAY_S
-        ) as fake:
+        async with (
+            FakeOpenAI(
+                ttft=TTFT_S, slow_calls=[slow_call], slow_ttft=SLOW_TTFT_S, stt_delay=STT_DELAY_S, tts_delay=TTS_DELAY_S
+            ) as fake,
+            FakeOpenAIRealtime(script=script) as realtime,
+        ):
+
+            async def play(stream: Stream, kind: str, turns: int) -> None:
+                if KINDS[kind].get("s2s"):
+                    await _play_s2s(export, server, realtime, stream)
+                else:
+                    await _play(export, server, fake, stream, kind, turns)
+
             for kind in KINDS:
-                await _play(export, server, fake, streams[kind], kind, 1)
+                await play(streams[kind], kind, 1)
             for kind in KINDS:
-                await _play(export, server, fake, streams[MIXED], kind, 2 if kind == "voice" else 1)
+                await play(streams[MIXED], kind, 2 if kind == "voice" else 1)
 
     try:
         asyncio.run(go())
@@ -144,13 +194,17 @@ def one(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def test_every_panel_runs_and_shows_the_fakes_numbers(bots: Bots, name: str) -> None:
     stream = bots.streams[name]
     rows = panels(bots, stream.name)
-    turns = len(stream.calls)
-    assert one(rows["turns_total"])["turns"] == turns
+    assert one(rows["turns_total"])["turns"] == stream.turns
     assert one(rows["sessions_total"])["sessions"] == stream.sessions
-    assert one(rows["tokens_total"])["total_tokens"] == sum(c.usage["total_tokens"] for c in stream.calls if c.usage)
+    assert one(rows["tokens_total"])["total_tokens"] == stream.total_tokens
     stages = rows["stage_breakdown"]
     assert stages, "the LLM stage shows for every bot"
-    assert all(r["llm_ttft_ms"] >= TTFT_S * 1000 for r in stages)
+    ttfts = [r["llm_ttft_ms"] for r in stages]
+    # the fake Realtime server streams a response's first words at once: only the chat bots' LLM stage
+    # takes the fake OpenAI server's time to first token
+    assert min(ttfts) >= (TTFT_S * 1000 if stream.s2s_turns == 0 else 0)
+    assert (max(ttfts) >= TTFT_S * 1000) == bool(stream.calls)
+    print("DEBUG", name, stages, rows["slowest_turns"], rows["cost_total"], rows["v2v_p50_total"])
     # a stage the bot does not have is empty; a voice bot shows both. (Pipecat's latency observer, where
     # the stage values come from, reports them only for a turn the bot speaks after the user's speech.)
     assert any("stt_ms" in r for r in stages) <= stream.has("stt")
@@ -180,7 +234,7 @@ def test_report_answers_every_panel(bots: Bots) -> None:
         assert result.code == 0, result.err
         report = {p["panel"]: p for p in json.loads(result.out)["panels"]}
         assert [p["error"] for p in report.values() if p["error"]] == []
-        assert report["Turns"]["rows"] == [{"turns": len(stream.calls)}]
+        assert report["Turns"]["rows"] == [{"turns": stream.turns}]
 
 
 def test_doctor_finds_every_query_runs_on_the_streams(bots: Bots) -> None:
