@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pipecat.pipeline.worker import PipelineWorker
 
 from instrumentation import instrument_pipeline
 from provision.demo.bot import run_session
@@ -39,6 +40,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'AsyncAPIResponse.pars
 
 TTFT_S, SLOW_TTFT_S, STT_DELAY_S, TTS_DELAY_S = 0.1, 2.0, 0.05, 0.05
 UNPRICED = "acme-voice-1"
+# the fake Realtime server answers this long after the user stops speaking: above the panels' voice-to-voice
+# floor (TTFT_S), far below SLOW_MS
 S2S_REPLY_DELAY_S = 0.15
 # stt / tts / capture / model per kind of bot; s2s: speech-to-speech, against the fake Realtime server
 KINDS: dict[str, dict[str, Any]] = {
@@ -58,7 +61,7 @@ SLOW_MS = 1500
 
 @dataclass
 class Stream:
-    """What the fake did for the sessions traced into one stream."""
+    """What the fakes did for the sessions traced into one stream."""
 
     name: str
     kinds: list[str]
@@ -103,7 +106,11 @@ async def _play_s2s(export: Export, server: StandIn, realtime: FakeOpenAIRealtim
     before = len(realtime.sessions)
     bot = openai_realtime_bot(realtime.url)
     session_id = f"e2e-s2s-{uuid.uuid4().hex[:12]}"
-    await run_conversation(bot, exchanges=1, before_run=lambda w: instrument_pipeline(w, session_id))
+
+    def instrument(worker: PipelineWorker) -> None:
+        instrument_pipeline(worker, session_id)
+
+    await run_conversation(bot, exchanges=1, before_run=instrument)
     export.flush()
     (session,) = realtime.sessions[before:]
     assert [e.number for e in session.exchanges] == [0, 1], "a greeting and one exchange"
@@ -132,7 +139,8 @@ async def _play(export: Export, server: StandIn, fake: FakeOpenAI, stream: Strea
 
 @pytest.fixture(scope="module")
 def bots(export: Export, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bots]:
-    """Each kind of bot alone into its own fresh stream (one turn), then all of them into one stream."""
+    """Each kind of bot alone into its own fresh stream (one turn; a speech-to-speech bot greets first),
+    then all of them into one stream."""
     server = start_standin()
     hook = Webhook()
     streams = {k: Stream(f"bot_{k}", [k]) for k in KINDS}
@@ -204,7 +212,6 @@ def test_every_panel_runs_and_shows_the_fakes_numbers(bots: Bots, name: str) -> 
     # takes the fake OpenAI server's time to first token
     assert min(ttfts) >= (TTFT_S * 1000 if stream.s2s_turns == 0 else 0)
     assert (max(ttfts) >= TTFT_S * 1000) == bool(stream.calls)
-    print("DEBUG", name, stages, rows["slowest_turns"], rows["cost_total"], rows["v2v_p50_total"])
     # a stage the bot does not have is empty; a voice bot shows both. (Pipecat's latency observer, where
     # the stage values come from, reports them only for a turn the bot speaks after the user's speech.)
     assert any("stt_ms" in r for r in stages) <= stream.has("stt")
@@ -220,16 +227,20 @@ def test_every_panel_runs_and_shows_the_fakes_numbers(bots: Bots, name: str) -> 
         assert min(r["voice_to_voice_ms"] for r in rows["slowest_turns"]) >= TTFT_S * 1000
         with_message = [r for r in rows["slowest_turns"] if "user_message" in r]
         assert bool(with_message) == any(KINDS[k].get("capture", True) for k in stream.voice_kinds())
+    if name == "s2s":
+        # timed from the service's "user stopped speaking" to the bot's answer: the greeting has none
+        assert [r["turn"] for r in rows["slowest_turns"]] == [2]
+        assert rows["slowest_turns"][0]["voice_to_voice_ms"] >= S2S_REPLY_DELAY_S * 1000
     cost = one(rows["cost_total"])["cost_usd"]
     priced = [c for c in stream.calls if c.model != UNPRICED and c.usage]
     assert (cost > 0) == bool(priced)
-    if name == "unpriced":
+    if name in ("unpriced", "s2s"):
         assert cost == 0.0
 
 
 def test_report_answers_every_panel(bots: Bots) -> None:
     cli = cli_for(bots.server, bots.cli_dir)
-    for stream in (bots.streams[k] for k in (MIXED, "text", "unpriced", "capture_off")):
+    for stream in (bots.streams[k] for k in (MIXED, "text", "unpriced", "capture_off", "s2s")):
         result = cli("report", "--since", "15m", "--set", f"stream={stream.name}", "--output", "json")
         assert result.code == 0, result.err
         report = {p["panel"]: p for p in json.loads(result.out)["panels"]}
@@ -239,7 +250,7 @@ def test_report_answers_every_panel(bots: Bots) -> None:
 
 def test_doctor_finds_every_query_runs_on_the_streams(bots: Bots) -> None:
     cli = cli_for(bots.server, bots.cli_dir)
-    for stream in (bots.streams[k] for k in (MIXED, "text")):
+    for stream in (bots.streams[k] for k in (MIXED, "text", "s2s")):
         result = cli(
             "doctor",
             "--set",
@@ -278,7 +289,7 @@ def test_doctor_names_the_queries_a_stream_without_the_columns_would_fail(bots: 
 
 def test_slow_turn_alert_fires_for_the_voice_bot_beside_a_text_bot_and_stays_quiet_otherwise(bots: Bots) -> None:
     cli = cli_for(bots.server, bots.cli_dir)
-    for stream in (MIXED, "text", "voice"):
+    for stream in (MIXED, "text", "voice", "s2s"):
         applied = cli(
             "apply",
             "--yes",
@@ -295,7 +306,7 @@ def test_slow_turn_alert_fires_for_the_voice_bot_beside_a_text_bot_and_stays_qui
         )
         assert applied.code == 0, applied.err
     outcomes = [o for o in bots.server.run_scheduler() if o["alert_name"] == "pipecat_slow_turns"]
-    assert len(outcomes) == 3
+    assert len(outcomes) == 4
     assert [o["error"] for o in outcomes if o["error"]] == []
     fired = {o["sql"].split('FROM "')[1].split('"')[0] for o in outcomes if o["notified"]}
     assert fired == {MIXED}
