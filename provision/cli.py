@@ -406,7 +406,7 @@ def main() -> NoReturn:
 
     Everything printed goes through a guard that removes known secrets and terminal escapes.
     """
-    from provision.output import Guarded
+    from provision.scrub import Guarded
 
     real = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = Guarded(real[0]), Guarded(real[1])

@@ -31,7 +31,7 @@ from provision.errors import (
     ProvisionError,
     ServerError,
 )
-from provision.output import one_line
+from provision.scrub import one_line
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -15,17 +15,14 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from provision.errors import InputError
+from provision.scrub import UNPRINTABLE, USERINFO, protect, scrub_url
+from provision.urls import url_problem
 
 DEFAULT_URL = "http://localhost:5080"
 DEFAULT_ORG = "default"
 MAX_TIMEOUT = 3600.0
 MAX_CONCURRENCY = 64
 MAX_DOTENV_BYTES = 1024 * 1024
-# Control characters (C0, DEL, C1), lone surrogates (undecodable bytes in the environment), line and
-# paragraph separators, and the bidirectional overrides that can make a terminal show other text.
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-# Up to the last '@' before the path: a password may hold '#' or '?' that a URL parser would cut at.
-USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]*@")
 USERINFO_PARTS = re.compile(r"://([^/\s]*)@")
 
 
@@ -87,29 +84,6 @@ def secret_forms(authorization: str) -> list[str]:
         password = decoded.partition(":")[2]
         forms += [decoded, json.dumps(decoded)[1:-1], password, json.dumps(password)[1:-1]]
     return [f for f in dict.fromkeys(forms) if len(f) >= 3]
-
-
-def scrub_url(text: str) -> str:
-    """Text with the userinfo (`user:password@`) of every URL in it replaced by `***@`."""
-    return USERINFO.sub(r"\1***@", text)
-
-
-def url_problem(url: str) -> str | None:
-    """Why url is not a usable http(s) URL, or None when it is."""
-    if UNPRINTABLE.search(url) or any(c.isspace() for c in url):
-        return "it holds spaces or control characters"
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"it does not parse: {str(exc).splitlines()[0]}"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "the scheme must be http or https"
-    if not parts.hostname:
-        return "it has no host"
-    if port == 0:
-        return "port 0 is not a port"
-    return None
 
 
 def parse_token(raw: str, variable: str = "OPENOBSERVE_AUTH_TOKEN") -> Secret:
@@ -198,8 +172,6 @@ def load_settings(
             return flag
         value = env.get(name)
         return value if value not in (None, "") else None
-
-    from provision.output import protect
 
     raw_url = pick(url, "OPENOBSERVE_URL") or DEFAULT_URL
     raw_token = pick(token, "OPENOBSERVE_AUTH_TOKEN")

@@ -1,15 +1,14 @@
-"""How commands speak: readable text for people, one JSON document for CI."""
+"""How commands speak: readable text for people, one JSON document for CI (the top of the CLI: nothing
+beneath it imports this)."""
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import sys
-from collections.abc import Iterable
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from provision.errors import ProvisionError
+from provision.scrub import one_line
 
 if TYPE_CHECKING:  # kept out of start-up: render and validate never import the HTTP client
     from provision.apply import ApplyResult
@@ -19,60 +18,6 @@ if TYPE_CHECKING:  # kept out of start-up: render and validate never import the 
 SYMBOL = {"create": "+", "update": "~", "delete": "-", "unchanged": "="}
 PAST = {"create": "created", "update": "updated", "delete": "deleted", "unchanged": "unchanged"}
 STATUS = {"unchanged": "in sync", "update": "drifted", "create": "missing", "delete": "undeclared"}
-
-
-_SECRETS: set[str] = set()
-# Everything unprintable but newline and tab: terminal escapes, carriage returns, bidi overrides.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s]*@")
-MAX_LINE = 500
-
-
-def protect(secrets: Iterable[str]) -> None:
-    """Never print these strings (the token in its forms, a password): they are replaced by ***."""
-    _SECRETS.update(s for s in secrets if len(s) >= 3)
-
-
-def clean(text: str) -> str:
-    """Text without the known secrets, URL userinfo or unprintable characters."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return _UNPRINTABLE.sub("", _USERINFO.sub(r"\1***@", text))
-
-
-def one_line(text: str, limit: int = MAX_LINE) -> str:
-    """Text cleaned, its lines joined into one and cut to limit characters."""
-    flat = " ".join(clean(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class Guarded(io.TextIOBase):
-    """A text stream that cleans each line before it reaches the real stream (stdout or stderr)."""
-
-    def __init__(self, target: IO[str]) -> None:
-        self.target = target
-        self._pending = ""
-
-    def write(self, text: str) -> int:
-        self._pending += text
-        if "\n" in self._pending:
-            complete, _, self._pending = self._pending.rpartition("\n")
-            self.target.write(clean(complete + "\n"))
-        return len(text)
-
-    def flush(self) -> None:
-        if self._pending:
-            self.target.write(clean(self._pending))
-            self._pending = ""
-        self.target.flush()
-
-    def isatty(self) -> bool:
-        return self.target.isatty()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.target, "encoding", "utf-8")
 
 
 def emit_json(document: Any) -> None:

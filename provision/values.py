@@ -12,8 +12,9 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from provision.config import UNPRINTABLE, url_problem
 from provision.errors import InputError
+from provision.scrub import UNPRINTABLE
+from provision.urls import url_problem
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # O2 keeps letters, digits, '_' and ':' in a stream name (format_stream_name); '-' is allowed here too

@@ -1,4 +1,4 @@
-"""Offline demo parts: a fake OpenAI server, a real Pipecat bot, traffic for `o2-provision demo`."""
+"""Offline demo parts: a real Pipecat bot and traffic for `o2-provision demo`; `fakes` holds the fake providers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A real Pipecat voice bot, run offline against :mod:`provision.demo.fake_openai`.
+"""A real Pipecat voice bot, run offline against :mod:`provision.demo.fakes.openai`.
 
 The pipeline is ``OpenAISTTService → LLMUserAggregator → OpenAILLMService → OpenAITTSService →
 NullOutputTransport → LLMAssistantAggregator`` (or, with ``llm_only=True``, just the aggregators
@@ -54,7 +54,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from instrumentation import instrument_pipeline
 from instrumentation.turns import DEFAULT_TURN_END_GRACE_S
-from provision.demo.fake_openai import SPEECH_SAMPLE_RATE
+from provision.demo.fakes.openai import SPEECH_SAMPLE_RATE
 
 INPUT_SAMPLE_RATE = 16000
 _CHUNK_20MS = struct.pack("<320h", *([900, -900] * 160))

@@ -1,4 +1,4 @@
-"""Real Pipecat speech-to-speech bots, run offline against :mod:`provision.demo.fake_realtime`.
+"""Real Pipecat speech-to-speech bots, run offline against :mod:`provision.demo.fakes.realtime`.
 
 The pipeline is ``LLMUserAggregator → OpenAIRealtimeLLMService | GeminiLiveLLMService → NullOutputTransport →
 LLMAssistantAggregator``. :func:`run_conversation` plays the user as a microphone would: it streams 20 ms
@@ -57,8 +57,8 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from provision.demo.bot import INPUT_SAMPLE_RATE, NullOutputTransport, until
-from provision.demo.fake_openai import sine_pcm
-from provision.demo.fake_realtime import OUTPUT_SAMPLE_RATE, ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime
+from provision.demo.fakes.openai import sine_pcm
+from provision.demo.fakes.realtime import OUTPUT_SAMPLE_RATE, ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime
 
 INSTRUCTIONS = "You are a friendly voice assistant. Keep answers short."
 # The context starts with a user message so that the LLMRunFrame has both services greet (Gemini Live takes

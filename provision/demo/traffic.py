@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from provision.config import Settings
 from provision.demo.bot import SessionResult, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from provision.errors import InputError
 
 

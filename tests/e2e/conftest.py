@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import instrumentation.setup as instrumentation_setup
 from instrumentation import setup_openobserve, uninstrument
 from provision.demo.bot import run_session
-from provision.demo.fake_openai import ChatCall, FakeOpenAI
+from provision.demo.fakes.openai import ChatCall, FakeOpenAI
 from provision.panels import panel_queries
 from tests.conftest import ROOT_EMAIL, ROOT_PASSWORD, TOKEN, Cli, Webhook
 from tests.o2_standin import StandIn

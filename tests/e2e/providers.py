@@ -29,11 +29,11 @@ from pipecat.services.openai.llm import OpenAILLMService
 
 from instrumentation import instrument_pipeline
 from provision.demo import s2s_bot
-from provision.demo.fake_anthropic import FakeAnthropic, anthropic_llm
-from provision.demo.fake_bedrock import FakeBedrock, bedrock_llm
-from provision.demo.fake_gemini import FakeGemini, gemini_llm
-from provision.demo.fake_openai import FakeOpenAI
-from provision.demo.fake_realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, RealtimeSession, ToolCall
+from provision.demo.fakes.anthropic import FakeAnthropic, anthropic_llm
+from provision.demo.fakes.bedrock import FakeBedrock, bedrock_llm
+from provision.demo.fakes.gemini import FakeGemini, gemini_llm
+from provision.demo.fakes.openai import FakeOpenAI
+from provision.demo.fakes.realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, RealtimeSession, ToolCall
 from provision.demo.webhook import WebhookReceiver
 from tests.instrumentation import textbot
 from tests.instrumentation.textbot import Line, converse

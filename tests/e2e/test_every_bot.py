@@ -26,8 +26,8 @@ from pipecat.pipeline.worker import PipelineWorker
 
 from instrumentation import instrument_pipeline
 from provision.demo.bot import run_session
-from provision.demo.fake_openai import ChatCall, FakeOpenAI
-from provision.demo.fake_realtime import ExchangeScript, FakeOpenAIRealtime
+from provision.demo.fakes.openai import ChatCall, FakeOpenAI
+from provision.demo.fakes.realtime import ExchangeScript, FakeOpenAIRealtime
 from provision.demo.s2s_bot import openai_realtime_bot, run_conversation
 from provision.kinds import Kind
 from provision.panels import panel_queries

@@ -31,7 +31,7 @@ from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
-from provision.demo.fake_llm import ScriptedLLMServer
+from provision.demo.fakes.llm import ScriptedLLMServer
 
 SYSTEM = "You are a friendly voice assistant. Keep answers short."
 USER_TEXT = "User utterance number 1."

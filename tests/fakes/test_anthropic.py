@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from provision.demo.fake_anthropic import FakeAnthropic, anthropic_llm
+from provision.demo.fakes.anthropic import FakeAnthropic, anthropic_llm
 from tests.fakes.harness import (
     SYSTEM,
     USER_TEXT,

@@ -6,7 +6,7 @@ import json
 
 from botocore.eventstream import EventStreamBuffer
 
-from provision.demo.fake_bedrock import FakeBedrock, bedrock_llm, converse_event
+from provision.demo.fakes.bedrock import FakeBedrock, bedrock_llm, converse_event
 from tests.fakes.harness import (
     SYSTEM,
     USER_TEXT,

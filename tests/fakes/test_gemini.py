@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from provision.demo.fake_gemini import FakeGemini, gemini_llm
+from provision.demo.fakes.gemini import FakeGemini, gemini_llm
 from tests.fakes.harness import (
     SYSTEM,
     USER_TEXT,

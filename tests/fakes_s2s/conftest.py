@@ -14,7 +14,7 @@ from pipecat.metrics.metrics import LLMTokenUsage, LLMUsageMetricsData
 from pipecat.processors.frame_processor import FrameDirection
 
 from provision.demo import s2s_bot
-from provision.demo.fake_realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime
+from provision.demo.fakes.realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime
 from provision.demo.s2s_bot import ConversationResult, S2SBot
 
 WEATHER = FunctionSchema(

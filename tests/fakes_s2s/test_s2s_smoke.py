@@ -20,7 +20,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import FunctionCallParams
 
-from provision.demo.fake_realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, ToolCall, response_usage
+from provision.demo.fakes.realtime import ExchangeScript, FakeGeminiLive, FakeOpenAIRealtime, ToolCall, response_usage
 from provision.demo.s2s_bot import ConversationResult, S2SBot, gemini_live_bot, openai_realtime_bot, run_conversation
 from tests.fakes_s2s.conftest import Fake, Pair, firsts, per_exchange, usages
 

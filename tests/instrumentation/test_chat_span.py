@@ -24,7 +24,7 @@ from pipecat.services.openai.llm import OpenAILLMService
 from instrumentation import contract as c
 from instrumentation.runtime import RUNTIME, TRACER_NAME
 from provision.demo.bot import SessionResult, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of
 

@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 from instrumentation import contract as c
 from instrumentation import llm_service_span
 from instrumentation.runtime import RUNTIME
-from provision.demo.fake_openai import FakeOpenAI, usage_for
+from provision.demo.fakes.openai import FakeOpenAI, usage_for
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, forbidden_keys, named, parent_of, trace_id
 

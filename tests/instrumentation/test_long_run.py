@@ -72,7 +72,7 @@ def test_finished_sessions_leave_no_pipeline_behind(tracing: Tracing) -> None:
     from pipecat.pipeline.worker import PipelineWorker
 
     from provision.demo.bot import run_session
-    from provision.demo.fake_openai import FakeOpenAI
+    from provision.demo.fakes.openai import FakeOpenAI
 
     async def sessions() -> None:
         async with FakeOpenAI(ttft=0.01) as fake:

@@ -6,7 +6,7 @@ import asyncio
 
 from instrumentation import contract as c
 from provision.demo.bot import SessionResult, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, ours, parent_of, trace_id
 

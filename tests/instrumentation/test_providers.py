@@ -24,10 +24,10 @@ from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pipecat.services.openai.llm import OpenAILLMService
 
 from instrumentation import contract as c
-from provision.demo.fake_anthropic import FakeAnthropic, anthropic_llm
-from provision.demo.fake_bedrock import FakeBedrock, bedrock_llm
-from provision.demo.fake_gemini import FakeGemini, gemini_llm
-from provision.demo.fake_openai import ChatCall, FakeOpenAI, usage_for
+from provision.demo.fakes.anthropic import FakeAnthropic, anthropic_llm
+from provision.demo.fakes.bedrock import FakeBedrock, bedrock_llm
+from provision.demo.fakes.gemini import FakeGemini, gemini_llm
+from provision.demo.fakes.openai import ChatCall, FakeOpenAI, usage_for
 from provision.demo.receiver import ReceivedSpan
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of

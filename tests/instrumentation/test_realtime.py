@@ -23,7 +23,7 @@ from pipecat.services.llm_service import FunctionCallParams
 from instrumentation import contract as c
 from instrumentation import instrument_pipeline
 from provision.demo import s2s_bot
-from provision.demo.fake_realtime import ExchangeScript, ToolCall, response_usage
+from provision.demo.fakes.realtime import ExchangeScript, ToolCall, response_usage
 from provision.demo.s2s_bot import KICKOFF, run_conversation
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of

@@ -14,7 +14,7 @@ from instrumentation import contract as c
 from instrumentation import instrument_pipeline, setup_openobserve, uninstrument, uninstrument_pipeline
 from instrumentation.export import OpenObserveSpanProcessor, QuietExporter
 from provision.demo.bot import SessionResult, build_pipeline, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from provision.demo.receiver import OTLPReceiver
 from tests.instrumentation.conftest import TOKEN, Tracing
 from tests.instrumentation.spanutil import named

@@ -131,7 +131,7 @@ def test_capture_content_false_also_hides_openinference_inputs_and_outputs(witho
     import asyncio
 
     from instrumentation import contract as c
-    from provision.demo.fake_openai import FakeOpenAI
+    from provision.demo.fakes.openai import FakeOpenAI
     from tests.instrumentation.spanutil import attrs, named
     from tests.instrumentation.test_llm_service_span import QUESTION, pipeline_turn
 

@@ -14,7 +14,7 @@ from opentelemetry.trace import StatusCode
 
 from instrumentation import contract as c
 from provision.demo.bot import run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named
 

@@ -23,7 +23,7 @@ from pipecat.workers.runner import WorkerRunner
 from instrumentation import contract as c
 from instrumentation import instrument_pipeline, uninstrument_pipeline
 from provision.demo.bot import build_pipeline, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from tests.instrumentation.conftest import Tracing
 from tests.instrumentation.spanutil import attrs, named, parent_of, trace_id
 

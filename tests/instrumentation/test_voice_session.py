@@ -18,7 +18,7 @@ from opentelemetry.trace import StatusCode
 
 from instrumentation import contract as c
 from provision.demo.bot import SessionResult, run_session
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.openai import FakeOpenAI
 from provision.demo.receiver import ReceivedRequest, ReceivedSpan
 from tests.instrumentation.conftest import ORG, STREAM, TOKEN, Tracing
 from tests.instrumentation.spanutil import attrs, forbidden_keys, named, ours, parent_of, trace_id

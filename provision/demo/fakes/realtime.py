@@ -48,7 +48,7 @@ from typing import Any, Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from provision.demo.fake_openai import sine_pcm, usage_for
+from provision.demo.fakes.openai import sine_pcm, usage_for
 
 OUTPUT_SAMPLE_RATE = 24000
 SPEECH_LEVEL = 300
@@ -92,7 +92,7 @@ def default_exchange(number: int) -> ExchangeScript:
 
 
 def response_usage(prompt: Sequence[str], output: str) -> dict[str, int]:
-    """Tokens one response reports: :func:`provision.demo.fake_openai.usage_for` over the texts.
+    """Tokens one response reports: :func:`provision.demo.fakes.openai.usage_for` over the texts.
 
     ``prompt`` is the user's transcript (plus the function result for the answer after a tool call; nothing
     for a greeting); ``output`` the bot's reply, or the arguments JSON of a function call. All input tokens

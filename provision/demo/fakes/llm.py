@@ -1,10 +1,10 @@
 """What the fakes of the non-OpenAI LLM providers share: the call script, the recording, the server.
 
-Each fake (:mod:`~provision.demo.fake_anthropic`, :mod:`~provision.demo.fake_gemini`,
-:mod:`~provision.demo.fake_bedrock`) speaks its provider's wire format and answers each call as
-:class:`ScriptedLLMServer` scripts it, like :class:`provision.demo.fake_openai.FakeOpenAI` does. A call's
+Each fake (:mod:`~provision.demo.fakes.anthropic`, :mod:`~provision.demo.fakes.gemini`,
+:mod:`~provision.demo.fakes.bedrock`) speaks its provider's wire format and answers each call as
+:class:`ScriptedLLMServer` scripts it, like :class:`provision.demo.fakes.openai.FakeOpenAI` does. A call's
 messages are recorded in a provider-neutral form (``{"role", "content"}`` with the text the message
-carries, the system prompt first as a ``system`` message), so :func:`~provision.demo.fake_openai.usage_for`
+carries, the system prompt first as a ``system`` message), so :func:`~provision.demo.fakes.openai.usage_for`
 predicts the tokens every fake reports by the same rule. ``GET /_fake/chat_calls`` lists the calls as JSON.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from provision.demo.fake_openai import ChatCall, RecordedRequest, usage_for
+from provision.demo.fakes.openai import ChatCall, RecordedRequest, usage_for
 
 __all__ = ["CallPlan", "LLMCall", "RecordedRequest", "ScriptedLLMServer", "plain_text", "reply_chunks", "usage_for"]
 

@@ -6,7 +6,7 @@ text each (or one ``functionCall`` part), each with ``usageMetadata`` so far (``
 ``candidatesTokenCount`` = words so far, ``totalTokenCount``), the last with ``finishReason: STOP`` and the
 call's usage. ``:generateContent`` answers the
 same in one JSON response. A failing call is HTTP 500 with Google's error body. Scripting and recording
-are :class:`~provision.demo.fake_llm.ScriptedLLMServer`'s.
+are :class:`~provision.demo.fakes.llm.ScriptedLLMServer`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from aiohttp import web
 from google.genai.types import HttpOptions, HttpRetryOptions
 from pipecat.services.google.llm import GoogleLLMService
 
-from provision.demo.fake_llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
+from provision.demo.fakes.llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 
@@ -90,7 +90,7 @@ def _function_call_part(plan: CallPlan) -> dict[str, Any]:
 
 
 class FakeGemini(ScriptedLLMServer):
-    """The fake Gemini server; see :class:`~provision.demo.fake_llm.ScriptedLLMServer` for the script."""
+    """The fake Gemini server; see :class:`~provision.demo.fakes.llm.ScriptedLLMServer` for the script."""
 
     def add_routes(self, app: web.Application) -> None:
         """Add ``POST /{version}/models/{model}:{method}``."""

@@ -6,7 +6,7 @@ Serves ``POST /model/{modelId}/converse-stream`` (ConverseStream): HTTP 200 with
 ``input`` JSON), ``contentBlockStop``, ``messageStop`` and ``metadata`` (usage ``inputTokens``,
 ``outputTokens``, ``totalTokens``); and ``POST /model/{modelId}/converse`` in one JSON response. A failing
 call is HTTP 500 with Bedrock's error (``x-amzn-ErrorType: InternalServerException``). Scripting and
-recording are :class:`~provision.demo.fake_llm.ScriptedLLMServer`'s.
+recording are :class:`~provision.demo.fakes.llm.ScriptedLLMServer`'s.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from aiohttp import web
 from botocore.config import Config
 from pipecat.services.aws.llm import AWSBedrockLLMService
 
-from provision.demo.fake_llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
+from provision.demo.fakes.llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
 
 DEFAULT_MODEL = "us.amazon.nova-lite-v1:0"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -109,7 +109,7 @@ def _stop_reason(plan: CallPlan) -> str:
 
 
 class FakeBedrock(ScriptedLLMServer):
-    """The fake Bedrock Runtime; see :class:`~provision.demo.fake_llm.ScriptedLLMServer` for the script."""
+    """The fake Bedrock Runtime; see :class:`~provision.demo.fakes.llm.ScriptedLLMServer` for the script."""
 
     def add_routes(self, app: web.Application) -> None:
         """Add ``POST /model/{modelId}/converse-stream`` and ``…/converse``."""

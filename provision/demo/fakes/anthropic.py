@@ -5,7 +5,7 @@ service calls): with ``stream`` an SSE stream of ``message_start`` (usage ``inpu
 ``content_block_*`` (``text_delta``, or a ``tool_use`` block with ``input_json_delta``), ``message_delta``
 (``stop_reason`` and the final usage) and ``message_stop``; without it one JSON message. A failing call
 is HTTP 500 with Anthropic's error body and ``x-should-retry: false``. Scripting and recording are
-:class:`~provision.demo.fake_llm.ScriptedLLMServer`'s.
+:class:`~provision.demo.fakes.llm.ScriptedLLMServer`'s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiohttp import web
 from anthropic import AsyncAnthropic
 from pipecat.services.anthropic.llm import AnthropicLLMService
 
-from provision.demo.fake_llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
+from provision.demo.fakes.llm import CallPlan, ScriptedLLMServer, plain_text, reply_chunks
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 
@@ -103,7 +103,7 @@ def _message(plan: CallPlan) -> dict[str, Any]:
 
 
 class FakeAnthropic(ScriptedLLMServer):
-    """The fake Anthropic server; see :class:`~provision.demo.fake_llm.ScriptedLLMServer` for the script."""
+    """The fake Anthropic server; see :class:`~provision.demo.fakes.llm.ScriptedLLMServer` for the script."""
 
     def add_routes(self, app: web.Application) -> None:
         """Add ``POST /v1/messages``."""
