@@ -22,6 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from instrumentation import contract as c
 from instrumentation.runtime import RUNTIME, tracer
+from instrumentation.session import current_session
 
 # Inline media (data: URLs, base64 audio) longer than this is redacted, as OpenInference does.
 _INLINE_MEDIA_LIMIT = 32_000
@@ -92,6 +93,9 @@ def emit_chat_span(
         attributes[c.OI_OUTPUT_MIME] = "application/json"
     if cancelled:
         attributes[c.CANCELLED] = True
+    session = current_session(parent)
+    if session is not None:
+        attributes.update(session.attributes())
     span = tracer().start_span(c.CHAT_SPAN, context=parent, attributes=attributes, start_time=call.started_ns)
     if isinstance(error, Exception):
         span.record_exception(error)

@@ -25,6 +25,13 @@ DEFAULT_STREAM = "default"
 DEFAULT_EXPORT_TIMEOUT_S = 3.0
 # The OpenTelemetry specification's names, in milliseconds; the per-signal one wins.
 TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+# The batch span processor's variables (the OpenTelemetry specification's names and units) and our defaults:
+# a 1 s delay gets a failed turn to O2, and to its real-time alert, within seconds.
+BATCH_VARIABLES = {
+    "OTEL_BSP_SCHEDULE_DELAY": 1000,  # milliseconds
+    "OTEL_BSP_MAX_QUEUE_SIZE": 2048,
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": 512,
+}
 _USERINFO = re.compile(r"(?<=://).*@")  # greedy: a password may itself hold '@' or '/'
 _HEADER_SAFE = re.compile(r"[ -~]+")  # printable ASCII: the stream travels in an HTTP header
 
@@ -45,6 +52,9 @@ class OpenObserveConfig:
     capture_content: bool = True
     content_limit: int = DEFAULT_CONTENT_LIMIT
     export_timeout: float = DEFAULT_EXPORT_TIMEOUT_S  # seconds for one export, connection and every read included
+    schedule_delay: float = BATCH_VARIABLES["OTEL_BSP_SCHEDULE_DELAY"] / 1000  # seconds between exports at most
+    max_queue_size: int = BATCH_VARIABLES["OTEL_BSP_MAX_QUEUE_SIZE"]
+    max_batch_size: int = BATCH_VARIABLES["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]
 
     @property
     def traces_endpoint(self) -> str:
@@ -97,6 +107,9 @@ def load_config(
         capture_content=capture_content,
         content_limit=content_limit,
         export_timeout=_export_timeout(export_timeout),
+        schedule_delay=_batch_setting("OTEL_BSP_SCHEDULE_DELAY") / 1000,
+        max_queue_size=_batch_setting("OTEL_BSP_MAX_QUEUE_SIZE"),
+        max_batch_size=_batch_setting("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
     )
 
 
@@ -156,6 +169,15 @@ def _export_timeout(explicit: float | None) -> float:
             raise ConfigurationError(f"{variable} must be a positive number of milliseconds, got {raw[:40]!r}")
         return millis / 1000
     return DEFAULT_EXPORT_TIMEOUT_S
+
+
+def _batch_setting(variable: str) -> int:
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return BATCH_VARIABLES[variable]
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{variable} must be a positive whole number, got {raw[:40]!r}")
+    return int(raw)
 
 
 def basic_authorization(token: str | None) -> str:

@@ -38,7 +38,7 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
-from instrumentation.safety import contained
+from instrumentation.safety import contained, report
 from instrumentation.turns import TurnTracker
 
 PushFrame = Callable[..., Awaitable[None]]
@@ -153,7 +153,7 @@ class FrameTap:
         push_frame: PushFrame,
         direction: FrameDirection,
     ) -> None:
-        with contained("watching the pipeline's frames"):
+        try:
             self._remember(frame)
             # The latency observer sees BotStartedSpeaking before the tracker could end the turn.
             if route.latency and source is not None:
@@ -161,6 +161,8 @@ class FrameTap:
                 await self._latency.on_push_frame(pushed)
             if route.turn is not None:
                 route.turn(frame)
+        except Exception as error:
+            report("watching the pipeline's frames", error)
         await push_frame(frame, direction)
 
     def _remember(self, frame: Frame) -> None:

@@ -49,7 +49,7 @@ from instrumentation.chat_span import ChatCall, emit_chat_span
 from instrumentation.frames import FrameTap
 from instrumentation.llm_span import LLMCallRecorder, LLMServiceSpan
 from instrumentation.realtime import RealtimeCalls
-from instrumentation.safety import contained
+from instrumentation.safety import contained, report
 from instrumentation.services import model_of, provider_of
 from instrumentation.session import SessionInfo, with_session
 from instrumentation.turns import DEFAULT_TURN_END_GRACE_S, Stages, Turn, TurnTracker
@@ -264,11 +264,14 @@ class _Inference:
         push_error_frame = service.push_error_frame
         run_function_calls = service.run_function_calls
 
-        async def watched_push_frame(frame: Any, *args: Any, **kwargs: Any) -> Any:
+        # Not a coroutine function: it hands back push_frame's own coroutine (one call a frame).
+        def watched_push_frame(frame: Any, *args: Any, **kwargs: Any) -> Any:
             if isinstance(frame, LLMTextFrame):
-                with contained("reading the LLM's text"):
+                try:
                     recorder.add_text(frame.text)
-            return await push_frame(frame, *args, **kwargs)
+                except Exception as error:
+                    report("reading the LLM's text", error)
+            return push_frame(frame, *args, **kwargs)
 
         async def watched_stop_ttfb(*args: Any, **kwargs: Any) -> Any:
             recorder.mark_first_token()

@@ -40,7 +40,8 @@ class LLMCallRecorder:
 
     def add_text(self, text: str) -> None:
         """Append a streamed piece of the assistant's answer."""
-        self.mark_first_token()
+        if self._first_token is None:
+            self._first_token = time.perf_counter()
         self._text.append(text)
 
     def set_usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:

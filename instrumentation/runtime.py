@@ -32,9 +32,17 @@ class Runtime:
 RUNTIME = Runtime()
 
 
+_last: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
     """Our tracer, from the provider ``setup_openobserve`` installed, else the global one."""
-    return trace.get_tracer(TRACER_NAME, tracer_provider=RUNTIME.tracer_provider)
+    global _last
+    provider = RUNTIME.tracer_provider or trace.get_tracer_provider()
+    # Kept for the provider last used: each get_tracer call builds a new tracer and instrumentation scope.
+    if _last is None or _last[0] is not provider:
+        _last = (provider, trace.get_tracer(TRACER_NAME, tracer_provider=provider))
+    return _last[1]
 
 
 def clip(text: str | None) -> str | None:

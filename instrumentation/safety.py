@@ -10,10 +10,21 @@ logger = logging.getLogger("instrumentation")
 _reported: set[str] = set()
 
 
+def report(where: str, error: Exception) -> None:
+    """Log an instrumentation error caught in ``where`` (once per place); for ``try``/``except`` on hot paths."""
+    if where not in _reported:
+        _reported.add(where)
+        logger.warning(
+            "instrumentation error in %s; tracing continues without it",
+            where,
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+
 class contained:  # lower case: it reads as a function at its call sites, ``with contained("where"):``
     """Run a block of instrumentation code; an exception in it is logged (once per ``where``) and dropped.
 
-    A plain class rather than a ``@contextmanager`` generator: it runs on every frame the hooks see.
+    Three Python calls a block: code that runs on every frame uses ``try``/``except`` and :func:`report`.
     """
 
     __slots__ = ("_where",)
@@ -27,13 +38,7 @@ class contained:  # lower case: it reads as a function at its call sites, ``with
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
-        if exc_type is None or not issubclass(exc_type, Exception):
+        if exc_type is None or not issubclass(exc_type, Exception) or not isinstance(exc, Exception):
             return False
-        if self._where not in _reported:
-            _reported.add(self._where)
-            logger.warning(
-                "instrumentation error in %s; tracing continues without it",
-                self._where,
-                exc_info=(exc_type, exc, tb),  # type: ignore[arg-type]
-            )
+        report(self._where, exc)
         return True

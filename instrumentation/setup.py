@@ -12,8 +12,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentation.config import OpenObserveConfig, load_config
 from instrumentation.contract import DEFAULT_CONTENT_LIMIT
-from instrumentation.export import OpenObserveSpanProcessor, QuietExporter, SessionSpanProcessor
+from instrumentation.export import OpenObserveSpanProcessor, SessionSpanProcessor
 from instrumentation.hooks import uninstrument_all_pipelines
+from instrumentation.otlp_http import OTLPSender
 from instrumentation.runtime import RUNTIME
 from instrumentation.schema import prime_stream
 
@@ -82,8 +83,13 @@ def setup_openobserve(
         load_env_file=load_env_file,
     )
     provider, owns_provider = _provider_for(tracer_provider, config.service_name)
-    exporter = QuietExporter.otlp_http(config.traces_endpoint, config.headers, config.export_timeout)
-    processor = OpenObserveSpanProcessor(exporter)
+    processor = OpenObserveSpanProcessor(
+        OTLPSender(config.traces_endpoint, config.headers, config.export_timeout),
+        destination=config.traces_endpoint,
+        max_queue_size=config.max_queue_size,
+        max_batch_size=config.max_batch_size,
+        schedule_delay=config.schedule_delay,
+    )
     sessions = SessionSpanProcessor()
     provider.add_span_processor(sessions)
     provider.add_span_processor(processor)

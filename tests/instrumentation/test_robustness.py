@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentation import contract as c
 from instrumentation import instrument_pipeline, setup_openobserve, uninstrument, uninstrument_pipeline
-from instrumentation.export import OpenObserveSpanProcessor, QuietExporter
+from instrumentation.export import OpenObserveSpanProcessor
+from instrumentation.otlp_http import OTLPSender
 from provision.demo.bot import SessionResult, build_pipeline, run_session
 from provision.demo.fakes.openai import FakeOpenAI
 from provision.demo.receiver import OTLPReceiver
@@ -79,8 +80,7 @@ def test_rejecting_openobserve_logs_one_warning_per_outage(
 ) -> None:
     with OTLPReceiver(status=status) as receiver:
         endpoint = f"{receiver.url}/api/default/v1/traces"
-        exporter = QuietExporter.otlp_http(endpoint, {}, timeout=0.5)
-        processor = OpenObserveSpanProcessor(exporter)
+        processor = OpenObserveSpanProcessor(OTLPSender(endpoint, {}, timeout=0.5), destination=endpoint)
         provider = TracerProvider()
         provider.add_span_processor(processor)
         tracer = provider.get_tracer("test")
@@ -103,8 +103,9 @@ def test_rejecting_openobserve_logs_one_warning_per_outage(
 def test_export_queue_is_bounded_and_never_blocks_the_caller() -> None:
     with OTLPReceiver(delay=0.5) as receiver:
         endpoint = f"{receiver.url}/api/default/v1/traces"
-        exporter = QuietExporter.otlp_http(endpoint, {}, timeout=2)
-        processor = OpenObserveSpanProcessor(exporter, max_queue_size=20)
+        processor = OpenObserveSpanProcessor(
+            OTLPSender(endpoint, {}, timeout=2), destination=endpoint, max_queue_size=20
+        )
         provider = TracerProvider()
         provider.add_span_processor(processor)
         tracer = provider.get_tracer("test")
@@ -112,7 +113,7 @@ def test_export_queue_is_bounded_and_never_blocks_the_caller() -> None:
         for i in range(2000):
             tracer.start_span(f"s{i}").end()
         assert time.monotonic() - started < 1.0
-        assert len(processor._batch._batch_processor._queue) <= 20
+        assert len(processor._queue) <= 20
         provider.shutdown()
 
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from instrumentation import contract
-from instrumentation.export import QuietExporter
+from instrumentation.otlp import encode_spans
+from instrumentation.otlp_http import OTLPSender
 from instrumentation.schema import MARKER_SPAN, marker_span
 from provision.kinds import Kind
 from provision.panels import panel_queries
@@ -45,11 +46,11 @@ def standin() -> Iterator[StandIn]:
 
 def send_marker(server: StandIn, stream: str = "default") -> None:
     endpoint = f"{server.url}/api/default/v1/traces"
-    exporter = QuietExporter.otlp_http(endpoint, {"Authorization": f"Basic {TOKEN}", "stream-name": stream}, 5.0)
+    sender = OTLPSender(endpoint, {"Authorization": f"Basic {TOKEN}", "stream-name": stream}, 5.0)
     try:
-        assert exporter.export([marker_span()]).name == "SUCCESS"
+        assert sender.send(encode_spans([marker_span()])).ok
     finally:
-        exporter.shutdown()
+        sender.close()
 
 
 def queries(bundle: Bundle) -> list[tuple[str, str]]:
