@@ -103,9 +103,9 @@ def _llm(provider: str, llm_url: str, sdk_span: bool) -> Any:
         from anthropic import AsyncAnthropic
         from pipecat.services.anthropic.llm import AnthropicLLMService
 
-        from provision.demo.fake_anthropic import DEFAULT_MODEL
+        from provision.demo.fakes.anthropic import DEFAULT_MODEL
 
-        # As provision.demo.fake_anthropic.anthropic_llm builds it, with the client's tracing made explicit.
+        # As provision.demo.fakes.anthropic.anthropic_llm builds it, with the client's tracing made explicit.
         client = AsyncAnthropic(
             api_key="sk-ant-fake", base_url=llm_url, max_retries=0, open_telemetry=None if sdk_span else False
         )

@@ -21,8 +21,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from provision.demo.fake_anthropic import FakeAnthropic
-from provision.demo.fake_openai import FakeOpenAI
+from provision.demo.fakes.anthropic import FakeAnthropic
+from provision.demo.fakes.openai import FakeOpenAI
 
 
 class Servers:

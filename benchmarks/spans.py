@@ -31,7 +31,7 @@ def capture(server: Any) -> dict[str, dict[str, Any]]:
 
     from instrumentation import setup_openobserve
     from provision.demo.bot import run_session
-    from provision.demo.fake_openai import FakeOpenAI
+    from provision.demo.fakes.openai import FakeOpenAI
 
     logger.remove()
     token = base64.b64encode(f"{standin.EMAIL}:{standin.PASSWORD}".encode()).decode()
