@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import math
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import find_dotenv
 
 from instrumentation.contract import DEFAULT_CONTENT_LIMIT
+from instrumentation.envfile import EnvFileError, read_env_file
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ORG = "default"
 DEFAULT_STREAM = "default"
@@ -86,7 +91,7 @@ def load_config(
     then to :data:`DEFAULT_EXPORT_TIMEOUT_S`.
     """
     if load_env_file:
-        load_dotenv(find_dotenv(usecwd=True), override=False)
+        _load_env_file()
     raw_url = _pick(url, "OPENOBSERVE_URL")
     if not raw_url:
         raise ConfigurationError("OPENOBSERVE_URL is not set")
@@ -111,6 +116,24 @@ def load_config(
         max_queue_size=_batch_setting("OTEL_BSP_MAX_QUEUE_SIZE"),
         max_batch_size=_batch_setting("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
     )
+
+
+def _load_env_file() -> None:
+    """Set what the nearest `.env` sets and the environment does not, read as the CLI reads it.
+
+    A line that is not KEY=value is skipped with one warning naming the file and the line.
+    """
+    found = find_dotenv(usecwd=True)
+    if not found:
+        return
+    try:
+        env_file = read_env_file(Path(found))
+    except EnvFileError as exc:
+        raise ConfigurationError(str(exc)) from None
+    for warning in env_file.warnings:
+        logger.warning("%s", warning)
+    for name, value in env_file.values.items():
+        os.environ.setdefault(name, value)
 
 
 def base_url(raw: str) -> str:

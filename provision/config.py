@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from instrumentation.envfile import EnvFile, EnvFileError, read_env_file
 from provision.errors import InputError
 from provision.scrub import UNPRINTABLE, USERINFO, protect, scrub_url
 from provision.urls import url_problem
@@ -22,7 +22,6 @@ DEFAULT_URL = "http://localhost:5080"
 DEFAULT_ORG = "default"
 MAX_TIMEOUT = 3600.0
 MAX_CONCURRENCY = 64
-MAX_DOTENV_BYTES = 1024 * 1024
 USERINFO_PARTS = re.compile(r"://([^/\s]*)@")
 
 
@@ -125,28 +124,12 @@ def parse_url(raw: str, variable: str = "OPENOBSERVE_URL") -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc, "", "", ""))
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
-    """The variables a `.env` file sets (empty when there is no such file)."""
-    if not path.is_file():
-        return {}
+def read_dotenv(path: Path) -> EnvFile:
+    """What a `.env` file sets (nothing when there is no such file), read as the bot's setup reads it."""
     try:
-        if path.stat().st_size > MAX_DOTENV_BYTES:
-            raise InputError(f"{path} is larger than {MAX_DOTENV_BYTES:,} bytes; is it a .env file?")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
-    from dotenv import dotenv_values
-    from dotenv.parser import parse_stream
-
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            # The line is not shown: it may hold the token.
-            raise InputError(f"{path}, line {binding.original.line}: not a KEY=value line (an unterminated quote?)")
-    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+        return read_env_file(path)
+    except EnvFileError as exc:
+        raise InputError(str(exc)) from None
 
 
 def load_settings(
@@ -162,9 +145,14 @@ def load_settings(
     concurrency: int = 8,
     verbose: bool = False,
     require_token: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
-    """Resolve settings from flags, then the environment, then `.env`."""
-    env = dict(read_dotenv(env_file))
+    """Resolve settings from flags, then the environment, then `.env` (each line it skips is passed to warn)."""
+    env_file_read = read_dotenv(env_file)
+    for warning in env_file_read.warnings:
+        if warn is not None:
+            warn(warning)
+    env = dict(env_file_read.values)
     env.update(os.environ if environ is None else environ)
 
     def pick(flag: str | None, name: str) -> str | None:

@@ -67,6 +67,7 @@ class Common:
 
     def settings(self) -> Settings:
         from provision.config import load_settings
+        from provision.output import warn
 
         return load_settings(
             url=self.url,
@@ -78,6 +79,7 @@ class Common:
             insecure=self.insecure,
             concurrency=self.concurrency,
             verbose=self.verbose,
+            warn=warn,
         )
 
 

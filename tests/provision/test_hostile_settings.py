@@ -62,12 +62,6 @@ CASES: list[tuple[str, Callable[[Path, StandIn], dict[str, str]], list[str], lis
         ["credentials"],
     ),
     ("dotenv-not-utf8", dotenv(b"OPENOBSERVE_AUTH_TOKEN=\xff\xfe\n"), [], [".env", "not UTF-8"]),
-    (
-        "dotenv-unterminated-quote",
-        dotenv(f'OPENOBSERVE_AUTH_TOKEN="{TOKEN}\nOPENOBSERVE_ORG=default\n'.encode()),
-        [],
-        [".env, line 1", "unterminated quote"],
-    ),
     ("timeout-nan", url(lambda o2: o2.url), ["--timeout", "nan"], ["--timeout", "finite"]),
     ("timeout-inf", url(lambda o2: o2.url), ["--timeout", "inf"], ["--timeout", "finite"]),
     ("timeout-huge", url(lambda o2: o2.url), ["--timeout", "1e9"], ["--timeout", "at most"]),
