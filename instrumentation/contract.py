@@ -42,6 +42,9 @@ ERROR_LIMIT = 500
 
 # pipecat.turn (also PROMPT_TOKENS / COMPLETION_TOKENS: the sums over the turn's LLM calls)
 VOICE_TO_VOICE_MS = "pipecat.voice_to_voice_ms"
+# The end of the user's input (their speech, else their text) → the bot's first output (TTS audio where the
+# pipeline speaks, else LLM text); for a bot that speaks, voice-to-voice less the output transport's start-up.
+RESPONSE_MS = "pipecat.response_ms"
 STT_MS = "pipecat.stt_ms"
 LLM_TTFB_MS = "pipecat.llm_ttfb_ms"
 TTS_TTFB_MS = "pipecat.tts_ttfb_ms"

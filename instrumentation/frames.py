@@ -26,9 +26,13 @@ from pipecat.frames.frames import (
     FunctionCallCancelFrame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers import user_bot_latency_observer
 from pipecat.observers.base_observer import FramePushed
@@ -93,6 +97,8 @@ class FrameTap:
         self._latency.add_event_handler("on_latency_breakdown", self._on_breakdown)
         self._turn_handlers: tuple[tuple[type[Frame], Callable[[Frame], None]], ...] = (
             (VADUserStartedSpeakingFrame, self._on_vad_started),
+            (VADUserStoppedSpeakingFrame, self._on_vad_stopped),
+            (TranscriptionFrame, lambda _frame: tracker.on_transcription()),
             (UserStartedSpeakingFrame, lambda _frame: tracker.on_user_started()),
             (UserStoppedSpeakingFrame, lambda _frame: tracker.on_user_stopped()),
             (BotStartedSpeakingFrame, lambda _frame: tracker.on_bot_started()),
@@ -104,6 +110,14 @@ class FrameTap:
             (FunctionCallCancelFrame, self._on_tool_cancelled),
         )
         self._routes: dict[type, _Route] = {}
+        # The bot's first output of a turn: its first audio where it speaks, else the LLM's first text.
+        # While no input awaits an answer these frames take their plain route, so an audio frame costs
+        # nothing more than the route look-up; armed, their route also tells the tracker (then disarms).
+        speaks = bool(tracker.stages.tts) or tracker.stages.speech_to_speech
+        self._output_types: tuple[type[Frame], ...] = (TTSAudioRawFrame,) if speaks else (LLMTextFrame,)
+        self._output_routes: dict[type, tuple[_Route, _Route]] = {}
+        self._armed = False
+        tracker.awaiting_output = self._arm
         self._seen: dict[int, None] = {}
         self._restore: list[tuple[weakref.ref[FrameProcessor], object]] = []
 
@@ -174,8 +188,17 @@ class FrameTap:
         turn = next((handler for cls, handler in self._turn_handlers if issubclass(frame_type, cls)), None)
         latency = issubclass(frame_type, _LATENCY_FRAMES)
         route = _Route(turn, latency) if turn is not None or latency else _IGNORED
+        if issubclass(frame_type, self._output_types):
+            armed = _Route(lambda _frame: self._tracker.on_first_output(), latency)
+            self._output_routes[frame_type] = (route, armed)
+            route = armed if self._armed else route
         self._routes[frame_type] = route
         return route
+
+    def _arm(self, awaiting: bool) -> None:
+        self._armed = awaiting
+        for frame_type, (plain, armed) in self._output_routes.items():
+            self._routes[frame_type] = armed if awaiting else plain
 
     def _on_error(self, frame: ErrorFrame) -> None:
         with contained("reading an error frame"):
@@ -200,6 +223,10 @@ class FrameTap:
     def _on_vad_started(self, frame: Frame) -> None:
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._tracker.on_vad_started(frame)
+
+    def _on_vad_stopped(self, frame: Frame) -> None:
+        if isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._tracker.on_vad_stopped(frame)
 
     async def on_pipeline_started(self, *_args: Any) -> None:
         """Tell the latency observer the pipeline is up (a greeting is timed from here)."""

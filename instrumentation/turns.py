@@ -15,18 +15,29 @@ while no turn is open (a greeting). It ends
 An ending turn waits for its LLM calls still in flight, so their tokens are in its sums. Each turn is
 the root of its own trace and is exported as soon as it ends. Each function call the LLM asks for is a
 TOOL span under its turn, from ``FunctionCallInProgressFrame`` to its result (or cancellation).
+
+Response latency (``pipecat.response_ms``), on every turn that answers the user's input, whatever the bot:
+from the end of that input to the bot's first output. The input ends where the user stopped speaking
+(local VAD, the instant Pipecat times voice-to-voice from; without local VAD a speech-to-speech service's
+own "user stopped speaking"), else, for a bot that hears no speech, where the user's text arrived (each
+``TranscriptionFrame``: the last one before the answer counts). The first output is the first TTS audio
+where the pipeline speaks (a TTS service or a speech-to-speech one), else the first LLM text. A bot that
+speaks has voice-to-voice too: it ends when the output transport starts playing that first audio, so
+``voice_to_voice_ms = response_ms + the output transport's start-up`` (one audio chunk, a few ms), and
+``response_ms <= voice_to_voice_ms``. A greeting answers no input and has neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
-from pipecat.frames.frames import VADUserStartedSpeakingFrame
+from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown
 
 from instrumentation import contract as c
@@ -109,6 +120,13 @@ class TurnTracker:
         self._user_stopped: float | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
         self._tools: dict[str, _ToolCall] = {}
+        # The end of the user's latest input (wall clock), until the bot's first output answers it.
+        self._input_end: float | None = None
+        self._input_is_speech = False
+        self._vad_seen = False
+        # Told True when an input awaits its answer and False once answered: the frame tap then watches
+        # the output frames (audio included) only while there is something to time.
+        self.awaiting_output: Callable[[bool], None] = lambda _awaiting: None
 
     # -- turn lifecycle -------------------------------------------------------------------------
     def _open(self, *, by_user: bool, start_time: float | None = None) -> Turn:
@@ -247,8 +265,35 @@ class TurnTracker:
     # -- frames (called by the frame tap as they are pushed, in push order) ------------------
     def on_vad_started(self, frame: VADUserStartedSpeakingFrame) -> None:
         self._vad_onset = frame.timestamp - frame.start_secs
+        self._vad_seen = True
+        self._set_input_end(None, speech=False)
+
+    def on_vad_stopped(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        # As Pipecat's latency observer: the VAD decided stop_secs after the speech ended.
+        self._set_input_end(frame.timestamp - frame.stop_secs, speech=True)
+
+    def on_transcription(self) -> None:
+        """The user's words as text: the end of their input unless it was speech, whose end came first."""
+        if not self._input_is_speech:
+            self._set_input_end(time.time(), speech=False)
+
+    def on_first_output(self) -> None:
+        """The bot's first output since the user's input ended (TTS audio, or LLM text without TTS)."""
+        turn, ended = self.current, self._input_end
+        self._set_input_end(None, speech=False)
+        if turn is not None and ended is not None:
+            turn.latencies.setdefault(c.RESPONSE_MS, _ms(time.time() - ended))
+
+    def _set_input_end(self, at: float | None, *, speech: bool) -> None:
+        awaiting = self._input_end is not None
+        self._input_end, self._input_is_speech = at, speech
+        if (at is not None) != awaiting:
+            self.awaiting_output(at is not None)
 
     def on_user_started(self) -> None:
+        if not self._vad_seen:
+            # No local VAD: this frame starts the user's input (text, or a speech-to-speech service's VAD).
+            self._set_input_end(None, speech=False)
         onset, self._vad_onset = self._vad_onset, None
         if onset is not None and not 0 <= time.time() - onset < _MAX_BACKDATE_S:
             onset = None
@@ -267,6 +312,8 @@ class TurnTracker:
 
     def on_user_stopped(self) -> None:
         self._user_stopped = time.time()
+        if self.stages.speech_to_speech and not self._input_is_speech:
+            self._set_input_end(self._user_stopped, speech=True)
 
     def on_bot_started(self) -> None:
         self._bot_speaking = True

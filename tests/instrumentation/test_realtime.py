@@ -94,8 +94,13 @@ def test_each_exchange_is_a_turn_with_latency_words_and_the_reported_tokens(clea
         if prompt:
             assert a[c.USER_MESSAGE] == prompt[0]
             assert json.loads(ca[c.OI_INPUT])["messages"] == [{"role": "user", "content": prompt[0]}]
-            # The fake answers 50 ms after the user's speech ends; the bot then speaks.
+            # The fake answers 50 ms after the user's speech ends; the bot then speaks. The response latency
+            # runs to the service's first audio, which the output transport then starts playing.
             assert 0 < attrs(turn)[c.VOICE_TO_VOICE_MS] < 2000
+            assert 0 < attrs(turn)[c.RESPONSE_MS] <= attrs(turn)[c.VOICE_TO_VOICE_MS]
+        else:
+            # a greeting answers no input of the user's
+            assert c.RESPONSE_MS not in attrs(turn) and c.VOICE_TO_VOICE_MS not in attrs(turn)
     assert KICKOFF not in attrs(under(greeting, spans, c.LLM_SPAN)[0]).get(c.USER_MESSAGE, "")
 
 

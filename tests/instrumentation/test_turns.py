@@ -46,9 +46,11 @@ def test_llm_call_joins_the_turn_its_user_frames_opened_even_when_injected_back_
         assert attrs(llm)[c.USER_MESSAGE] == f"User utterance number {attrs(turn)[c.TURN_NUMBER]}."
         assert attrs(turn)[c.PROMPT_TOKENS] == attrs(llm)[c.PROMPT_TOKENS] == expected
         assert attrs(turn)[c.INTERRUPTED] is False
-        # No VAD, STT or TTS in this pipeline: only the LLM latency is known.
+        # No VAD, STT or TTS in this pipeline: the LLM latency is known, and the response latency from the
+        # user's text to the LLM's first text, which takes in the call's time to first token.
         assert c.LLM_TTFB_MS in attrs(turn)
         assert not {c.VOICE_TO_VOICE_MS, c.STT_MS, c.TTS_TTFB_MS} & set(attrs(turn))
+        assert attrs(turn)[c.RESPONSE_MS] >= attrs(turn)[c.LLM_TTFB_MS] - 1  # each rounded to the ms
 
 
 Step = Callable[[PipelineWorker], Awaitable[None]]

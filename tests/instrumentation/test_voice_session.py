@@ -26,6 +26,8 @@ from tests.instrumentation.spanutil import attrs, forbidden_keys, named, ours, p
 SESSION = "sess-voice-1"
 USER = "user-42"
 TTFT_S, STT_DELAY_S, TTS_DELAY_S = 0.15, 0.08, 0.06
+# a bound on the output transport's start-up (its first audio chunk to BotStartedSpeaking), generous under load
+OUTPUT_START_MS = 250
 REPLY = "Hello there, I am a test voice bot."
 TRANSCRIPTS = ["Hi there, who are you?", "What is the weather like today?", "Tell me a joke."]
 
@@ -120,6 +122,19 @@ def test_turn_latencies_are_plausible_integers(run: Run) -> None:
         assert stages <= a[c.VOICE_TO_VOICE_MS] < 3000
     failed = attrs(turns(run)[3])
     assert c.VOICE_TO_VOICE_MS not in failed and c.TTS_TTFB_MS not in failed
+    assert c.RESPONSE_MS not in failed, "the bot never answered"
+
+
+def test_response_latency_is_voice_to_voice_up_to_the_output_transports_start(run: Run) -> None:
+    """Both run from the user's speech end; response latency stops at the first TTS audio, voice-to-voice
+    when the output transport starts playing it, a frame hop later."""
+    for turn in turns(run)[:3]:
+        a = attrs(turn)
+        stages = a[c.STT_MS] + a[c.LLM_TTFB_MS] + a[c.TTS_TTFB_MS]
+        assert isinstance(a[c.RESPONSE_MS], int)
+        assert stages <= a[c.RESPONSE_MS] <= a[c.VOICE_TO_VOICE_MS]
+        # the fake's TTS streams its audio at once: the transport starts playing on its first chunk
+        assert a[c.VOICE_TO_VOICE_MS] - a[c.RESPONSE_MS] < OUTPUT_START_MS
 
 
 def test_llm_service_attributes_match_the_fake_server(run: Run) -> None:
