@@ -9,15 +9,12 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
 from provision.errors import ExitCode, InputError, Interrupted, NotFoundError, ProvisionError
 from provision.options import BUNDLE, CONNECTION, OUTPUT, Common, shared
-
-if TYPE_CHECKING:
-    from provision.apply import ApplyResult
 
 app = typer.Typer(
     name="o2-provision",
@@ -230,7 +227,7 @@ def apply(
     else:
         say(summary("Apply", result, the_plan) + f" ({stats.reads} reads, {stats.writes} writes).")
     if result.interrupted:
-        raise _interrupted("apply", result)
+        raise _interrupted()
     if result.failed:
         first = result.failed[0].error
         raise type(first)(first.message, hint=explain_failure(first, bundle.values.stream) or first.hint)
@@ -381,17 +378,16 @@ def destroy(opts: Common, yes: Yes = False) -> None:
     else:
         say(summary("Destroy", result, the_plan) + ".")
     if result.interrupted:
-        raise _interrupted("destroy", result)
+        raise _interrupted()
     if result.failed:
         raise result.failed[0].error
 
 
-def _interrupted(command: str, result: ApplyResult) -> Interrupted:
-    failed = f", {len(result.failed)} failed" if result.failed else ""
-    return Interrupted(
-        f"interrupted: {len(result.done)} change(s) made, {len(result.skipped)} not started{failed}",
-        hint=f"running {command} again converges",
-    )
+def _interrupted() -> Interrupted:
+    from provision.interrupts import report
+
+    message, hint = report()
+    return Interrupted(message, hint=hint)
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -419,33 +415,57 @@ def main() -> NoReturn:
 
 
 def _run() -> NoReturn:
-    as_json = _wants_json(sys.argv[1:])
-    try:
-        code = app(standalone_mode=False)
-    except ProvisionError as exc:
-        from provision.output import error
+    from provision import interrupts
 
-        error(exc, as_json)
-        sys.exit(int(exc.exit_code))
+    as_json = _wants_json(sys.argv[1:])
+    with interrupts.command(_command_name(sys.argv[1:])):
+        code = _dispatch(as_json)
+        if interrupts.pressed() and code != ExitCode.INTERRUPTED:  # pressed once the outcome was known
+            _report(_interrupted(), as_json)
+            code = int(ExitCode.INTERRUPTED)
+    sys.exit(code)
+
+
+def _dispatch(as_json: bool) -> int:
+    """Run the command; its exit code, every error reported as one line."""
+    from provision import interrupts
+
+    try:
+        try:
+            code = app(standalone_mode=False)
+        finally:
+            interrupts.settle()
+    except interrupts.Interrupt:
+        return _report(_interrupted(), as_json)
+    except ProvisionError as exc:
+        return _report(exc, as_json)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        if exc.exit_code == ExitCode.INTERRUPTED and isinstance(exc.__cause__, KeyboardInterrupt):
+            return _report(_interrupted(), as_json)  # typer's silent exit for a KeyboardInterrupt
+        return int(exc.exit_code)
     except typer.Abort:
         sys.stderr.write("error: aborted\n")
-        sys.exit(int(ExitCode.INPUT))
+        return int(ExitCode.INPUT)
     except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
-        from provision.output import error
-
         if type(exc).__name__ == "NoArgsIsHelpError":
             sys.stdout.write(exc.format_message().removeprefix("error: ") + "\n")
-            sys.exit(0)
-        error(InputError(exc.format_message()), as_json)
-        sys.exit(int(ExitCode.INPUT))
+            return 0
+        return _report(InputError(exc.format_message()), as_json)
     except KeyboardInterrupt:
-        from provision.output import error
+        return _report(_interrupted(), as_json)
+    return code if isinstance(code, int) else 0
 
-        error(Interrupted("interrupted before any change was made"), as_json)
-        sys.exit(int(ExitCode.INTERRUPTED))
-    sys.exit(code if isinstance(code, int) else 0)
+
+def _report(exc: ProvisionError, as_json: bool) -> int:
+    from provision.output import error
+
+    error(exc, as_json)
+    return int(exc.exit_code)
+
+
+def _command_name(argv: list[str]) -> str:
+    """The command the arguments name (for the line a second Ctrl-C prints), apply when there is none."""
+    return next((arg for arg in argv if not arg.startswith("-")), "apply")
 
 
 def _wants_json(argv: list[str]) -> bool:

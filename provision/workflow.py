@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from types import FrameType
 
+from provision import interrupts
 from provision.apply import Applier, ApplyResult, Progress
 from provision.client import O2Client
 from provision.config import Settings
@@ -57,25 +52,7 @@ def execute(
     a second Ctrl-C quits at once."""
     stop = threading.Event()
     applier = Applier(session.api, session.state, bundle.values.folder, session.client.settings.concurrency, stop)
-    with _stop_on_interrupt(stop):
-        return applier.run(plan, stop_on_error=stop_on_error, progress=progress)
-
-
-@contextlib.contextmanager
-def _stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_interrupt(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            sys.stderr.write("error: interrupted twice: quit without waiting; running apply again converges\n")
-            sys.stderr.flush()
-            os._exit(130)
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with interrupts.writes(stop):
+        result = applier.run(plan, stop_on_error=stop_on_error, progress=progress)
+        interrupts.record(len(result.done), len(result.skipped), len(result.failed))
+    return result

@@ -1,0 +1,166 @@
+"""Ctrl-C at any moment of `apply --yes`: one line saying what was changed, exit 130, and a rerun converges.
+
+A proxy in front of the stand-in holds one request until the test has sent SIGINT and the kernel has
+delivered it, so each case interrupts at exactly its moment, however slow the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import CLI, Cli
+from tests.o2_standin import StandIn
+from tests.provision.misbehaving import Misbehaving, Request, reply
+
+HOOK = "--set=webhook_url=http://127.0.0.1:9/hook"
+DEADLINE = 60.0
+CHANGES = 8  # a full apply: 2 folders, an alert template, a destination, 2 dashboards, 2 alerts
+WRITES = ("POST", "PUT", "DELETE")
+
+
+class Holding:
+    """Forwards every request to O2, holding the first one `matches` accepts until `release` is set."""
+
+    def __init__(self, upstream: str, matches: Callable[[Request], bool]) -> None:
+        self.upstream = upstream
+        self.matches = matches
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> bytes:
+        with self._lock:
+            hold = not self.held.is_set() and self.matches(request)
+            if hold:
+                self.held.set()
+        if hold:
+            self.release.wait(DEADLINE)
+        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length", "connection")}
+        target = self.upstream + request.path + (f"?{request.query}" if request.query else "")
+        answer = httpx.request(request.method, target, headers=headers, content=request.body, timeout=DEADLINE)
+        content_type = answer.headers.get("content-type", "application/json")
+        return reply(answer.status_code, answer.content, headers={"Content-Type": content_type})
+
+
+@pytest.fixture
+def stream_ready(cli: Cli) -> None:
+    """O2 has the traces stream and nothing managed: the apply under test makes every change."""
+    assert cli("apply", "--yes", "--bootstrap-stream", HOOK).code == 0
+    assert cli("destroy", "--yes", HOOK).code == 0
+
+
+def sigint_delivered(pid: int) -> bool:
+    """Whether the kernel has handed the SIGINT to the process (it is no longer pending)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    pending = int(re.search(r"^ShdPnd:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
+    return not pending & (1 << (signal.SIGINT - 1))
+
+
+def until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def interrupt(
+    cli: Cli, o2: StandIn, stream_ready: None
+) -> Iterator[Callable[[Callable[[Request], bool]], tuple[int, str, str]]]:
+    proxies: list[Misbehaving] = []
+
+    def run(matches: Callable[[Request], bool]) -> tuple[int, str, str]:
+        holding = Holding(o2.url, matches)
+        proxy = Misbehaving(holding).__enter__()
+        proxies.append(proxy)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENOBSERVE_", "OTEL_"))}
+        env.update(cli.env, OPENOBSERVE_URL=proxy.url)
+        o2.clear_requests()
+        proc = subprocess.Popen(
+            [*CLI, "apply", "--yes", HOOK],
+            cwd=cli.cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holding.held.wait(DEADLINE), "the request to hold never came"
+            proc.send_signal(signal.SIGINT)
+            until(lambda: sigint_delivered(proc.pid))
+        finally:
+            holding.release.set()
+        out, err = proc.communicate(timeout=DEADLINE)
+        return proc.returncode, out, err
+
+    yield run
+    for proxy in proxies:
+        proxy.__exit__()
+
+
+def writes_made(o2: StandIn) -> int:
+    return sum(
+        1
+        for r in o2.requests
+        if r.method in WRITES and 200 <= r.status < 300 and not r.path.endswith(("/_search", "/v1/traces"))
+    )
+
+
+def assert_converges(cli: Cli) -> None:
+    assert cli("apply", "--yes", HOOK).code == 0
+    assert cli("plan", "--detailed-exitcode", HOOK).code == 0
+
+
+@pytest.mark.parametrize(
+    "matches",
+    [
+        lambda r: r.method == "GET",  # the first read of the server
+        lambda r: r.path.endswith("/_search"),  # the check that the stream exists, after the plan
+    ],
+    ids=["first-read", "stream-check"],
+)
+def test_ctrl_c_before_any_write_says_none_was_made(
+    matches: Callable[[Request], bool], interrupt: Callable[..., tuple[int, str, str]], cli: Cli, o2: StandIn
+) -> None:
+    code, out, err = interrupt(matches)
+    assert code == 130, err
+    assert err.splitlines() == ["error: interrupted before any change was made"]
+    assert "Traceback" not in out + err
+    assert writes_made(o2) == 0
+    assert_converges(cli)
+
+
+@pytest.mark.parametrize(
+    "matches",
+    [
+        lambda r: r.method == "POST" and "/folders/" in r.path,  # the first write, in the first wave
+        lambda r: r.method == "POST" and r.path.endswith("/alerts"),  # an alert, in the last wave
+    ],
+    ids=["first-write", "last-wave"],
+)
+def test_ctrl_c_during_the_writes_counts_what_was_made_and_what_not(
+    matches: Callable[[Request], bool], interrupt: Callable[..., tuple[int, str, str]], cli: Cli, o2: StandIn
+) -> None:
+    code, out, err = interrupt(matches)
+    assert code == 130, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    said = re.fullmatch(
+        r"error: interrupted: (\d+) change\(s\) made, (\d+) not started; running apply again converges", lines[0]
+    )
+    assert said, lines[0]
+    made, not_started = int(said.group(1)), int(said.group(2))
+    assert made == writes_made(o2) >= 1  # the held write finished: requests in flight are not abandoned
+    assert made + not_started <= CHANGES and (not_started >= 1 or made == CHANGES)
+    assert "Apply interrupted:" in out and "Traceback" not in out + err
+    assert_converges(cli)
