@@ -50,6 +50,7 @@ from instrumentation.frames import FrameTap
 from instrumentation.llm_span import LLMCallRecorder, LLMServiceSpan
 from instrumentation.realtime import RealtimeCalls
 from instrumentation.safety import contained, report
+from instrumentation.schema import prime_pipeline_provider
 from instrumentation.services import model_of, provider_of
 from instrumentation.session import SessionInfo, with_session
 from instrumentation.turns import DEFAULT_TURN_END_GRACE_S, Stages, Turn, TurnTracker
@@ -136,6 +137,8 @@ def _instrument(worker: PipelineWorker, session: SessionInfo, turn_end_grace: fl
     except BaseException:
         _undo(instrumented)
         raise
+    with contained("adding the dashboards' columns to the stream"):
+        prime_pipeline_provider()
     return instrumented
 
 

@@ -18,7 +18,10 @@ The marker changes no number on any panel, alert or O2 view:
   its filter drops included, and ``CAST('' AS BIGINT)`` fails the query;
 * it has a parent span id (one that exists nowhere), so ``reference_parent_span_id`` exists too.
 
-It goes to OpenObserve only, through our export's queue, never to the application's other exporters.
+With ``setup_openobserve()`` it goes to OpenObserve only, through our export's queue, never to the
+application's other exporters. A bot on its own OpenTelemetry set-up (``instrument_pipeline`` without
+``setup_openobserve``) gets it too, once per process, at its first ``instrument_pipeline``: through the
+provider its pipeline's spans use, so wherever they go it goes too, under the bot's own service name.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ import os
 import threading
 import time
 
+from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from instrumentation import contract
-from instrumentation.runtime import TRACER_NAME
+from instrumentation.runtime import RUNTIME, TRACER_NAME, tracer
 
 MARKER_SPAN = "pipecat.schema"
 MARKER_SERVICE = "o2-provision"  # as `o2-provision apply --bootstrap-stream` sends it
@@ -62,6 +66,7 @@ O2_LLM_ATTRIBUTES: dict[str, str] = {
 }
 
 _primed: set[tuple[str, str]] = set()
+_primed_pipeline_provider = False
 _lock = threading.Lock()
 
 
@@ -81,15 +86,19 @@ def marker_attributes() -> dict[str, str]:
     return {**attributes, **O2_LLM_ATTRIBUTES}
 
 
+def _ids() -> tuple[int, int]:
+    return int.from_bytes(os.urandom(16), "big") or 1, int.from_bytes(os.urandom(8), "big") or 1
+
+
 def marker_span() -> ReadableSpan:
     """A finished marker span of its own trace, from service ``o2-provision`` (not the bot's)."""
-    trace_id = int.from_bytes(os.urandom(16), "big") or 1
+    trace_id, span_id = _ids()
     flags = TraceFlags(TraceFlags.SAMPLED)
     now = time.time_ns()
     return ReadableSpan(
         name=MARKER_SPAN,
-        context=SpanContext(trace_id, int.from_bytes(os.urandom(8), "big") or 1, is_remote=False, trace_flags=flags),
-        parent=SpanContext(trace_id, int.from_bytes(os.urandom(8), "big") or 1, is_remote=True, trace_flags=flags),
+        context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags),
+        parent=SpanContext(trace_id, _ids()[1], is_remote=True, trace_flags=flags),
         resource=Resource({"service.name": MARKER_SERVICE}),
         attributes=marker_attributes(),
         kind=SpanKind.INTERNAL,
@@ -107,4 +116,24 @@ def prime_stream(processor: SpanProcessor, endpoint: str, stream: str) -> bool:
             return False
         _primed.add((endpoint, stream))
     processor.on_end(marker_span())
+    return True
+
+
+def prime_pipeline_provider() -> bool:
+    """Send the marker through the provider our pipeline spans use, once per process, unless
+    ``setup_openobserve`` installed our export (which sends its own)."""
+    global _primed_pipeline_provider
+    with _lock:
+        if _primed_pipeline_provider or RUNTIME.tracer_provider is not None:
+            return False
+        _primed_pipeline_provider = True
+    trace_id, parent_id = _ids()
+    parent = NonRecordingSpan(
+        SpanContext(trace_id, parent_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    )
+    span = tracer().start_span(
+        MARKER_SPAN, context=trace.set_span_in_context(parent), kind=SpanKind.INTERNAL, attributes=marker_attributes()
+    )
+    span.set_status(Status(StatusCode.OK))
+    span.end()
     return True
