@@ -305,7 +305,7 @@ def demo(
         raise InputError(f"--slow + --fail must be between 0 and the {sessions * turns} turns of the run")
     bundle = load_bundle(opts.sources())
     settings = opts.settings()
-    quiet_pipecat()
+    quiet_pipecat(opts.verbose)
     from provision.demo.traffic import TrafficPlan, slow_turns_of, trace_traffic
 
     traffic = TrafficPlan(
