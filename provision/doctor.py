@@ -40,6 +40,7 @@ def run_checks(client: O2Client, bundle: Bundle) -> list[Check]:
         checks.append(_stream(client, bundle.values.stream))
         if checks[-1].status == "ok":
             checks.extend(_llm(client, bundle.values.stream))
+            checks.extend(_calls_without_turns(client, bundle.values.stream))
             checks.extend(_queries(client, bundle))
     else:
         checks.append(Check("traces stream", "skip", "needs working credentials"))
@@ -138,6 +139,34 @@ def _llm(client: O2Client, stream: str) -> list[Check]:
                 )
             )
     return checks
+
+
+def _calls_without_turns(client: O2Client, stream: str) -> list[Check]:
+    """LLM calls of the last hour traced outside a pipeline (by hand, as O2's Pipecat guide shows)."""
+    end = int(time.time() * 1_000_000)
+    sql = (
+        "SELECT count(*) AS calls, count(pipecat_session_id) AS with_session "
+        f"FROM \"{stream}\" WHERE operation_name = 'pipecat.llm_service' AND pipecat_turn_number IS NULL"
+    )
+    try:
+        rows = client.search(sql, end - 3_600_000_000, end)
+    except ProvisionError:
+        return []  # a stream without these columns yet: the query check names them
+    calls = int((rows[0] if rows else {}).get("calls") or 0)
+    if calls == 0:
+        return []
+    without = "a turn" if int(rows[0].get("with_session") or 0) == calls else "a turn or a session"
+    return [
+        Check(
+            "LLM calls without turns",
+            "warn",
+            f"{calls} LLM call(s) in the last hour came without {without} (an LLM span made by hand, as in "
+            "O2's Pipecat guide): the turn latency, slowest-turn and per-session panels and the slow-turn "
+            "alert cannot show them",
+            "trace the pipeline with instrument_pipeline(worker): one line, and every turn gets its latency, "
+            "its session and its tokens",
+        )
+    ]
 
 
 def _queries(client: O2Client, bundle: Bundle) -> list[Check]:

@@ -150,13 +150,13 @@ def test_failed_turn_share(traffic: Traffic, panels: Rows) -> None:
 def test_voice_to_voice_percentiles_within_what_the_fake_allows(traffic: Traffic, panels: Rows) -> None:
     # A turn's voice-to-voice time contains the LLM's time to first token (and STT, TTS first byte).
     # Five of the six answered turns are fast, so the median is a fast turn's; p95 sits towards the slow one.
-    p50 = one(panels["v2v_p50_total"])["p50_ms"]
-    p95 = one(panels["v2v_p95_total"])["p95_ms"]
+    p50 = one(panels["latency_p50_total"])["p50_ms"]
+    p95 = one(panels["latency_p95_total"])["p95_ms"]
     assert TTFT_MS + TTS_DELAY_S * 1000 <= p50 < NORMAL_CEILING_MS
     assert p50 <= p95 <= SLOW_CEILING_MS
-    for bucket in panels["v2v_percentiles"]:
+    for bucket in panels["latency_percentiles"]:
         assert TTFT_MS <= bucket["p50"] <= bucket["p95"] <= bucket["p99"] <= SLOW_CEILING_MS
-    (service,) = panels["v2v_by_service"]
+    (service,) = panels["latency_by_service"]
     assert service["service"] == traffic.service_name
     assert service["p50"] == pytest.approx(p50) and service["p95"] == pytest.approx(p95)
 
@@ -184,13 +184,13 @@ def test_slowest_turns_table(traffic: Traffic, panels: Rows) -> None:
     # The failed turn never reached the bot's voice: it has no voice-to-voice time and is not listed.
     assert {(r["session"], r["turn"]) for r in table} == answered
     assert len(table) == len(answered)
-    latencies = [r["voice_to_voice_ms"] for r in table]
+    latencies = [r["latency_ms"] for r in table]
     assert latencies == sorted(latencies, reverse=True)
     slow_session, slow_turn, slow_call = next((p, n, c) for p, n, c in all_calls(traffic) if c.number == SLOW_CALL)
     top = table[0]
     assert (top["session"], top["turn"]) == (slow_session.session_id, slow_turn)
-    assert SLOW_MS <= top["voice_to_voice_ms"] <= SLOW_CEILING_MS
-    assert all(TTFT_MS <= r["voice_to_voice_ms"] < NORMAL_CEILING_MS for r in table[1:])
+    assert SLOW_MS <= top["latency_ms"] <= SLOW_CEILING_MS
+    assert all(TTFT_MS <= r["latency_ms"] < NORMAL_CEILING_MS for r in table[1:])
     assert top["model"] == slow_session.model
     assert top["user_message"] == slow_call.messages[-1]["content"]
     assert top["status"] == "OK"

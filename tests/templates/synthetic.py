@@ -38,6 +38,7 @@ STRING_COLUMNS = (
     "user_id",
     "pipecat_turn_number",
     "pipecat_voice_to_voice_ms",
+    "pipecat_response_ms",
     "pipecat_stt_ms",
     "pipecat_llm_ttfb_ms",
     "pipecat_tts_ttfb_ms",
@@ -187,6 +188,8 @@ def spans() -> list[dict[str, Any]]:
                 "status_code": 2 if turn.failed else 1,
                 "duration": (turn.v2v_ms or 3500) * 1000 + 900_000,
                 "pipecat_voice_to_voice_ms": _s(turn.v2v_ms),
+                # a voice turn's response latency runs to the first TTS audio, a few ms before it plays
+                "pipecat_response_ms": _s(turn.v2v_ms - 15 if turn.v2v_ms is not None else None),
                 "pipecat_stt_ms": _s(turn.stt_ms),
                 "pipecat_llm_ttfb_ms": _s(turn.llm_ttfb_ms),
                 "pipecat_tts_ttfb_ms": _s(turn.tts_ttfb_ms),
@@ -208,6 +211,7 @@ def spans() -> list[dict[str, Any]]:
                 "status_code": 0,
                 "duration": 99_000_000,
                 "pipecat_voice_to_voice_ms": "99999",
+                "pipecat_response_ms": "99999",
             }
         )
         call_start = start + (turn.stt_ms or 0) * 1000

@@ -95,7 +95,7 @@ def test_the_same_queries_fail_on_that_stream_without_the_marker(standin: StandI
     codes = {name: run(standin, sql).json().get("code") for name, sql in queries(bundle)}
     failing = {name for name, code in codes.items() if code == 20004}
     # The ones that still run read only server-made columns once O2 turns the "all" filters into true.
-    assert {"stage_breakdown", "v2v_percentiles", "cost_total", "slowest_turns", "tokens_total", "alert"} <= failing
+    assert {"stage_breakdown", "latency_percentiles", "cost_total", "slowest_turns", "tokens_total", "alert"} <= failing
     assert len(failing) >= len(codes) - 5
 
 

@@ -111,17 +111,17 @@ def test_every_panel_query_runs_and_returns_its_declared_aliases(default_bundle:
 def test_voice_to_voice_p50_and_p95_over_the_range(run: Run) -> None:
     values = [v for r in TURN if (v := v2v(r)) is not None]
     assert len(values) == 9
-    assert run("v2v_p50_total") == [{"p50_ms": pytest.approx(tdigest_quantile(values, 0.5))}]
-    assert run("v2v_p95_total") == [{"p95_ms": pytest.approx(tdigest_quantile(values, 0.95))}]
-    assert run("v2v_p95_total")[0]["p95_ms"] == 2950  # the slow turn
+    assert run("latency_p50_total") == [{"p50_ms": pytest.approx(tdigest_quantile(values, 0.5))}]
+    assert run("latency_p95_total") == [{"p95_ms": pytest.approx(tdigest_quantile(values, 0.95))}]
+    assert run("latency_p95_total")[0]["p95_ms"] == 2950  # the slow turn
 
 
 def test_voice_to_voice_percentiles_over_time(run: Run) -> None:
     expected = percentiles(TURN, v2v, ts_bucket)
-    got = {r["time_bucket"]: (r["p50"], r["p95"], r["p99"]) for r in run("v2v_percentiles")}
+    got = {r["time_bucket"]: (r["p50"], r["p95"], r["p99"]) for r in run("latency_percentiles")}
     assert got == {k: tuple(pytest.approx(x) if x is not None else None for x in v) for k, v in expected.items()}
     assert len(got) >= 5
-    assert [r["time_bucket"] for r in run("v2v_percentiles")] == sorted(expected)
+    assert [r["time_bucket"] for r in run("latency_percentiles")] == sorted(expected)
 
 
 def test_llm_call_latency_over_time_and_by_model(run: Run) -> None:
@@ -180,14 +180,14 @@ def test_turns_per_minute(run: Run) -> None:
 
 def test_voice_to_voice_by_service(run: Run) -> None:
     expected = percentiles(TURN, v2v, lambda r: r["service_name"])
-    got = {r["service"]: (r["p50"], r["p95"], r["p99"]) for r in run("v2v_by_service")}
+    got = {r["service"]: (r["p50"], r["p95"], r["p99"]) for r in run("latency_by_service")}
     assert got == {k: tuple(pytest.approx(x) for x in v) for k, v in expected.items()}
 
 
 def test_slowest_turns_have_the_model_and_message_of_their_first_llm_call(run: Run) -> None:
     rows = run("slowest_turns")
     measured = sorted((t for t in TURNS if t.v2v_ms is not None), key=lambda t: -(t.v2v_ms or 0))
-    assert [(r["session"], r["turn"], r["voice_to_voice_ms"]) for r in rows] == [
+    assert [(r["session"], r["turn"], r["latency_ms"]) for r in rows] == [
         (t.session, t.number, t.v2v_ms) for t in measured
     ]  # one row per turn, even for the turn with two LLM calls
     by_key = {(r["session"], r["turn"]): r for r in rows}
@@ -195,7 +195,7 @@ def test_slowest_turns_have_the_model_and_message_of_their_first_llm_call(run: R
         row = by_key[(t.session, t.number)]
         assert (row["model"], row["user_message"]) == (t.calls[0].model, t.calls[0].user_message)
     slow = rows[0]
-    assert (slow["session"], slow["turn"], slow["voice_to_voice_ms"], slow["status"]) == ("sess-c", 3, 2950, "OK")
+    assert (slow["session"], slow["turn"], slow["latency_ms"], slow["status"]) == ("sess-c", 3, 2950, "OK")
     assert slow["started_at"] == datetime(2026, 8, 21, 10, 1, 28, 800000)
 
 
@@ -308,7 +308,7 @@ def test_model_variable_reaches_turns_and_chat_completions_through_the_llm_span(
     gpt4o_traces = {r["trace_id"] for r in LLM if r["pipecat_model"] == "gpt-4o"}
     assert run("turns_total", model="gpt-4o") == [{"turns": len(gpt4o_traces)}] == [{"turns": 3}]
     values = [v for r in TURN if r["trace_id"] in gpt4o_traces and (v := v2v(r)) is not None]
-    assert run("v2v_p50_total", model="gpt-4o") == [{"p50_ms": pytest.approx(tdigest_quantile(values, 0.5))}]
+    assert run("latency_p50_total", model="gpt-4o") == [{"p50_ms": pytest.approx(tdigest_quantile(values, 0.5))}]
     cost = sum(r["gen_ai_usage_cost"] for r in CHAT if r["gen_ai_response_model"].startswith("gpt-4o-2024"))
     assert run("cost_total", model="gpt-4o") == [{"cost_usd": pytest.approx(cost, rel=1e-12)}]
     assert {r["model"] for r in run("cost_by_model", model="gpt-4o")} == {"gpt-4o-2024-08-06"}

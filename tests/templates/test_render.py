@@ -67,7 +67,7 @@ def test_the_stream_value_reaches_every_query_and_variable(other_bundle: Bundle)
 
 def test_the_voice_to_voice_target_is_a_mark_line_whose_value_is_a_string(other_bundle: Bundle) -> None:
     dashboard = dashboards(other_bundle)[TITLES[0]]
-    chart = next(p for p in panels(dashboard) if p["id"] == "v2v_percentiles")
+    chart = next(p for p in panels(dashboard) if p["id"] == "latency_percentiles")
     # MarkLine.value is Option<String> in O2's v8 schema: a JSON number would be refused (422).
     assert chart["config"]["mark_line"] == [{"name": "target", "type": "yAxis", "value": "650"}]
 
