@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from provision.errors import ExitCode, InputError, Interrupted, NotFoundError, ProvisionError
-from provision.options import BUNDLE, CONNECTION, OUTPUT, Common, shared
+from provision.options import BUNDLE, CONNECTION, OUTPUT, VALUES, Common, shared
 
 app = typer.Typer(
     name="o2-provision",
@@ -233,6 +233,57 @@ def apply(
         raise type(first)(first.message, hint=explain_failure(first, bundle.values.stream) or first.hint)
     if the_plan.blocked:
         raise typer.Exit(int(ExitCode.CONFLICT))
+
+
+@app.command()
+@shared(VALUES, CONNECTION, OUTPUT)
+def pull(
+    opts: Common,
+    templates_dir: Annotated[
+        Path, typer.Option("--templates", help="write the templates here (read from here too when it exists)")
+    ] = Path("o2-templates"),
+    force: Annotated[bool, typer.Option("--force", help="overwrite the folder when it is not empty")] = False,
+) -> None:
+    """Write the managed dashboards and alerts as O2 holds them back into templates; O2 is not changed."""
+    from provision.bundle import Sources, load_bundle
+    from provision.files import write_templates
+    from provision.output import emit_json, say, warn
+    from provision.pull import check_pulled, pull_plan
+    from provision.workflow import plan_for, read
+
+    if templates_dir.is_dir() and any(templates_dir.iterdir()) and not force:
+        raise InputError(f"{templates_dir} is not empty (use --force to overwrite)")
+    sources = opts.sources()
+    if templates_dir.is_dir() and any(templates_dir.iterdir()):  # --force: the templates there are the base
+        sources = Sources(templates_dir, sources.values_files, sources.assignments)
+    bundle = load_bundle(sources)
+    settings = opts.settings()
+    session = read(settings, bundle)
+    with session.client:
+        pulled = pull_plan(plan_for(session, bundle, prune=True), bundle.resources, bundle.values)
+
+    files = {p.path: p.text for p in pulled if p.text is not None}
+    write_templates(
+        sources.root, templates_dir, files, force=force, check=lambda tree: check_pulled(tree, sources, session.state)
+    )
+    if opts.json:
+        emit_json(
+            {
+                "written": str(templates_dir),
+                "resources": [
+                    {"kind": p.kind.value, "name": p.key, "template": p.path, "action": p.action} for p in pulled
+                ],
+            }
+        )
+        return
+    for note in bundle.notes:
+        warn(note)
+    say(f"O2 {settings.url}, organization {settings.org}")
+    for p in pulled:
+        why = {"pulled": "O2's copy", "kept": "O2 matches it", "not on O2": "not on O2; the template is kept"}[p.action]
+        say(f"  {p.action:9} {p.kind.label:15} {p.key} -> {p.path} ({why})")
+    counts = {a: sum(1 for p in pulled if p.action == a) for a in ("pulled", "kept")}
+    say(f"Wrote {templates_dir}: {counts['pulled']} pulled, {counts['kept']} kept; nothing on O2 was changed.")
 
 
 @app.command()

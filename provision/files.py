@@ -72,6 +72,27 @@ def copy_templates(source: Path, target: Path, *, force: bool) -> None:
     )
 
 
+def write_templates(
+    source: Path, target: Path, files: dict[str, str], *, force: bool, check: Callable[[Path], None]
+) -> None:
+    """A copy of the template tree with `files` (relative path → text) written over it; `check` sees the
+    finished tree before it replaces target, and target is left as it was when it raises."""
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise InputError(f"{target} is not empty (use --force to overwrite)")
+
+    def fill(staging: Path) -> None:
+        shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__", ".*"))
+        for relative, text in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        check(staging)
+
+    _replace_tree(target, fill)
+
+
 def _replace_tree(target: Path, fill: Callable[[Path], object]) -> None:
     """Build the new tree beside target, then swap it in; on any failure target is left as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -83,7 +83,8 @@ class Common:
         )
 
 
-BUNDLE = ("values", "sets", "templates")
+VALUES = ("values", "sets")
+BUNDLE = (*VALUES, "templates")
 CONNECTION = ("url", "org", "token", "env_file", "timeout", "ca_cert", "insecure", "concurrency", "verbose")
 OUTPUT = ("output",)
 
