@@ -240,7 +240,7 @@ def apply(
 def pull(
     opts: Common,
     templates_dir: Annotated[
-        Path, typer.Option("--templates", help="write the templates here (read from here too when it exists)")
+        Path, typer.Option("--templates", help="write the templates here (with --force, based on those already there)")
     ] = Path("o2-templates"),
     force: Annotated[bool, typer.Option("--force", help="overwrite the folder when it is not empty")] = False,
 ) -> None:
@@ -251,10 +251,12 @@ def pull(
     from provision.pull import check_pulled, pull_plan
     from provision.workflow import plan_for, read
 
+    if templates_dir.exists() and not templates_dir.is_dir():
+        raise InputError(f"{templates_dir} exists and is not a folder")
     if templates_dir.is_dir() and any(templates_dir.iterdir()) and not force:
         raise InputError(f"{templates_dir} is not empty (use --force to overwrite)")
     sources = opts.sources()
-    if templates_dir.is_dir() and any(templates_dir.iterdir()):  # --force: the templates there are the base
+    if (templates_dir / "values.yaml").is_file():  # --force on a templates folder: its templates are the base
         sources = Sources(templates_dir, sources.values_files, sources.assignments)
     bundle = load_bundle(sources)
     settings = opts.settings()

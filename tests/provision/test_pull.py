@@ -141,6 +141,11 @@ def test_an_existing_folder_is_not_overwritten_without_force(cli: Cli, o2: Stand
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     assert o2.requests == []  # refused before connecting
 
+    forced = cli("pull", "--templates", "mine", "--force", HOOK)  # not a templates folder: replaced whole
+    assert forced.code == 0, forced.err
+    assert not (mine / "notes.txt").exists() and (mine / "destinations").is_dir()
+    assert "0 pulled, 4 kept" in forced.out
+
     first = cli("pull", "--templates", "pulled", HOOK)
     assert first.code == 0, first.err
     again = cli("pull", "--templates", "pulled", "--force", HOOK)  # its own templates are the base
