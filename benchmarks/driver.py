@@ -144,7 +144,13 @@ def _pipeline(provider: str, llm_url: str, sdk_span: bool) -> Any:
 
 
 async def _session(
-    config: str, llm_url: str, turns: int, out: Measured | None, provider: str = "openai", sdk_span: bool = True
+    config: str,
+    llm_url: str,
+    turns: int,
+    out: Measured | None,
+    provider: str = "openai",
+    sdk_span: bool = True,
+    on_turn: Callable[[int], None] | None = None,
 ) -> None:
     from pipecat.frames.frames import (
         BotStartedSpeakingFrame,
@@ -232,6 +238,8 @@ async def _session(
                 await probe.until(lambda s=stopped.id: s in probe.seen)  # type: ignore[misc]
                 if out is not None:
                     out.latencies_ms.append((time.perf_counter() - started) * 1000)
+                if on_turn is not None:
+                    on_turn(number)
             if out is not None:
                 out.cpu_s += time.process_time() - cpu0
                 out.wall_s += time.perf_counter() - wall0

@@ -4,7 +4,8 @@
 (``anthropic``), both answering at once (zero time to first token, no delay between words), and four OTLP
 endpoints, prints their URLs as one JSON line and runs until its stdin closes:
 
-* ``ok``: answers every export ``200`` (an empty ``ExportTraceServiceResponse``);
+* ``ok``: answers every export ``200`` (an empty ``ExportTraceServiceResponse``); ``GET /stats`` tells
+  how many export requests and bytes it has received;
 * ``unavailable``: answers ``503``;
 * ``hang``: a TCP server that accepts connections and never answers;
 * ``refused``: a port nobody listens on.
@@ -62,8 +63,12 @@ async def _sink(status: int) -> str:
         spans["bytes"] += len(body)
         return web.Response(status=status, body=b"", content_type="application/x-protobuf")
 
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response(spans)
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/api/{org}/v1/traces", traces)
+    app.router.add_get("/stats", stats)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import Status, StatusCode
 
 from instrumentation import contract as c
-from instrumentation.runtime import RUNTIME, tracer
+from instrumentation.runtime import RUNTIME, start_span
 from instrumentation.session import current_session
 
 # Inline media (data: URLs, base64 audio) longer than this is redacted, as OpenInference does.
@@ -68,7 +68,7 @@ def emit_chat_span(
     """
     cancelled = isinstance(error, asyncio.CancelledError)
     answered = error is None or cancelled or text is not None or prompt_tokens is not None
-    attributes: dict[str, str | int | bool] = {
+    attributes: dict[str, str | int | float | bool] = {
         c.OI_SPAN_KIND: "LLM",
         c.OI_SYSTEM: call.provider,
         c.OI_PROVIDER: call.provider,
@@ -96,7 +96,7 @@ def emit_chat_span(
     session = current_session(parent)
     if session is not None:
         attributes.update(session.attributes())
-    span = tracer().start_span(c.CHAT_SPAN, context=parent, attributes=attributes, start_time=call.started_ns)
+    span = start_span(c.CHAT_SPAN, parent, attributes, call.started_ns)
     if isinstance(error, Exception):
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))

@@ -65,8 +65,9 @@ class SessionSpanProcessor(SpanProcessor):
 
 
 def _ours(span: ReadableSpan) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and scope.name == TRACER_NAME
+    # The SDK's fields, read without its property calls (this runs twice for every span of the process).
+    scope = getattr(span, "_instrumentation_scope", None) or span.instrumentation_scope
+    return scope is not None and getattr(scope, "_name", None) == TRACER_NAME
 
 
 class OpenObserveSpanProcessor(SpanProcessor):

@@ -2,11 +2,13 @@
 
 A Pipecat observer would do, but every observer gets its own queue and task and is sent every frame at
 every processor: a task switch per frame per hop, the largest cost of tracing a turn. The tap instead
-replaces ``push_frame`` on each processor of the pipeline with a function that looks at the frame's type
-and, for the few types that matter, tells the :class:`~instrumentation.turns.TurnTracker` and Pipecat's
-latency observer, inline, before the frame moves on. Each frame counts once (its first push downstream),
-as an observer with ``observe_every_push=False`` would see it. Of the frames pushed upstream only
-``ErrorFrame`` matters: the stage of the service that pushed it failed.
+sees each push where it happens (:mod:`instrumentation.pushes`; on a Pipecat that does not allow that,
+through a wrapper around each processor's ``push_frame``) and, for the few types that matter, tells the
+:class:`~instrumentation.turns.TurnTracker` and Pipecat's latency observer, inline, before the frame
+moves on. Each frame counts once (its first push downstream), as an observer with
+``observe_every_push=False`` would see it. Of the frames pushed upstream only ``ErrorFrame`` matters:
+the stage of the service that pushed it failed. Audio frames cost nothing once the latency observer has
+had the first chunk of a reply: the tap stops asking for them until something else happens.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     CancelFrame,
+    ClientConnectedFrame,
     EndFrame,
     ErrorFrame,
     Frame,
     FunctionCallCancelFrame,
     FunctionCallInProgressFrame,
     FunctionCallResultFrame,
+    InterruptionFrame,
     LLMTextFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
@@ -42,6 +46,7 @@ from pipecat.services.llm_service import LLMService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
+from instrumentation import pushes
 from instrumentation.safety import contained, report
 from instrumentation.turns import TurnTracker
 
@@ -53,7 +58,19 @@ _MISSING = object()
 _LATENCY_FRAMES: tuple[type[Frame], ...] = tuple(
     v for v in vars(user_bot_latency_observer).values() if isinstance(v, type) and issubclass(v, Frame)
 )
-# Ids of frames already seen; frame ids only grow, so a short memory is enough.
+# The latency observer marks only the first of these in a cycle; later ones change nothing until a frame
+# that starts or ends a cycle (_NEW_CYCLE) arrives, so after the first the tap stops asking for them.
+_FIRST_ONLY: tuple[type[Frame], ...] = (LLMTextFrame, TTSAudioRawFrame)
+_NEW_CYCLE: tuple[type[Frame], ...] = (
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    BotStartedSpeakingFrame,
+    InterruptionFrame,
+    ClientConnectedFrame,
+)
+# Ids of frames already seen (by the push_frame wrappers); frame ids only grow, so a short memory is enough.
 _SEEN_LIMIT = 256
 # The stage an ErrorFrame fails, by the kind of service that pushed it (other processors' errors do not).
 _ERROR_STAGES: tuple[tuple[type[FrameProcessor], str], ...] = (
@@ -71,6 +88,18 @@ class _LatencyProbe(UserBotLatencyObserver):
 
     def _register_event_handler(self, event_name: str, sync: bool = False) -> None:
         super()._register_event_handler(event_name, sync=True)
+
+
+class _TypeSet(dict[type, bool]):
+    """Whether a type is a subclass of ``bases``: one look-up once the type has been asked about."""
+
+    def __init__(self, bases: tuple[type, ...]) -> None:
+        super().__init__()
+        self._bases = bases
+
+    def __missing__(self, frame_type: type) -> bool:
+        found = self[frame_type] = issubclass(frame_type, self._bases)
+        return found
 
 
 class _Route:
@@ -118,11 +147,18 @@ class FrameTap:
         self._output_routes: dict[type, tuple[_Route, _Route]] = {}
         self._armed = False
         tracker.awaiting_output = self._arm
-        self._seen: dict[int, None] = {}
+        self._muted: set[type] = set()  # first-only types not asked for until the latency observer may care again
+        self._muted_by = _TypeSet(_NEW_CYCLE)
+        self._seen: tuple[dict[int, None], dict[int, None]] = ({}, {})  # (downstream, upstream)
+        self._watched: list[weakref.ref[FrameProcessor]] = []
         self._restore: list[tuple[weakref.ref[FrameProcessor], object]] = []
 
     def attach(self, processors: list[FrameProcessor]) -> None:
         """Start watching what ``processors`` push."""
+        if pushes.available():
+            pushes.watch(processors, self)
+            self._watched = [weakref.ref(processor) for processor in processors]
+            return
         for processor in processors:
             previous = processor.__dict__.get("push_frame", _MISSING)
             processor.push_frame = self._hook(processor, processor.push_frame)  # type: ignore[method-assign,assignment]
@@ -131,6 +167,9 @@ class FrameTap:
     def detach(self) -> None:
         """Stop watching and give the processors their own ``push_frame`` back."""
         self._enabled = False
+        if self._watched:
+            pushes.unwatch([p for p in (ref() for ref in self._watched) if p is not None], self)
+            self._watched = []
         for processor_ref, previous in self._restore:
             processor = processor_ref()
             if processor is None:
@@ -141,48 +180,63 @@ class FrameTap:
                 processor.push_frame = previous  # type: ignore[method-assign,assignment]
         self._restore.clear()
 
-    def _hook(self, processor: FrameProcessor, push_frame: PushFrame) -> PushFrame:
-        # The source is held weakly: the processor holds this function, and the registry holds us.
-        source = weakref.ref(processor)
+    # -- pushes.Watcher --------------------------------------------------------------------------
+    def wants(self, frame_type: type, downstream: bool) -> bool:
+        """Whether the tap is to see pushes of ``frame_type`` in that direction, now."""
+        if not self._enabled:
+            return False
+        if not downstream:
+            return issubclass(frame_type, ErrorFrame)
+        route = self._routes.get(frame_type) or self._route_for(frame_type)
+        return route is not _IGNORED and frame_type not in self._muted
 
-        # Not a coroutine function: for the frames that do not matter (nearly all, audio included) it
-        # hands back push_frame's own coroutine, so those pay for one dictionary look-up only.
-        def tapped_push_frame(frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> Awaitable[None]:
-            if self._enabled:
-                if direction is FrameDirection.DOWNSTREAM:
-                    route = self._routes.get(type(frame)) or self._route_for(type(frame))
-                    if route is not _IGNORED and frame.id not in self._seen:
-                        return self._observe_then_push(source(), route, frame, push_frame, direction)
-                elif isinstance(frame, ErrorFrame) and frame.id not in self._seen:
-                    self._on_error(frame)
-            return push_frame(frame, direction)
-
-        return tapped_push_frame
-
-    async def _observe_then_push(
-        self,
-        source: FrameProcessor | None,
-        route: _Route,
-        frame: Frame,
-        push_frame: PushFrame,
-        direction: FrameDirection,
-    ) -> None:
+    def pushed(self, data: FramePushed) -> None:
+        """The first push of a frame the tap wants, before the frame moves on."""
         try:
-            self._remember(frame)
+            frame = data.frame
+            if data.direction is not FrameDirection.DOWNSTREAM:
+                if isinstance(frame, ErrorFrame):
+                    self._on_error(frame)
+                return
+            frame_type = type(frame)
+            route = self._routes.get(frame_type) or self._route_for(frame_type)
             # The latency observer sees BotStartedSpeaking before the tracker could end the turn.
-            if route.latency and source is not None:
-                pushed = FramePushed(source, source, frame, direction, time.monotonic_ns())
-                await self._latency.on_push_frame(pushed)
+            if route.latency:
+                if self._muted_by[frame_type]:
+                    if self._muted:
+                        pushes.reconsider(self._muted)
+                        self._muted.clear()
+                elif route.turn is None and issubclass(frame_type, _FIRST_ONLY):
+                    self._muted.add(frame_type)  # not armed for the bot's first output: the next ones can wait
+                    pushes.reconsider((frame_type,))
+                coroutine = self._latency.on_push_frame(data)
+                try:
+                    yielded = coroutine.send(None)  # it does not wait on anything: its handlers are synchronous
+                except StopIteration:
+                    pass
+                else:
+                    pushes.finish_later(coroutine, yielded)
             if route.turn is not None:
                 route.turn(frame)
         except Exception as error:
             report("watching the pipeline's frames", error)
-        await push_frame(frame, direction)
 
-    def _remember(self, frame: Frame) -> None:
-        self._seen[frame.id] = None
-        if len(self._seen) > _SEEN_LIMIT:
-            del self._seen[next(iter(self._seen))]
+    def _hook(self, processor: FrameProcessor, push_frame: PushFrame) -> PushFrame:
+        """A ``push_frame`` that shows the tap what it wants, where :mod:`instrumentation.pushes` cannot."""
+        source = weakref.ref(processor)  # weak: the processor holds this function, and the registry holds us
+
+        def tapped_push_frame(frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> Awaitable[None]:
+            downstream = direction is FrameDirection.DOWNSTREAM
+            seen = self._seen[0 if downstream else 1]
+            pusher = source()
+            if pusher is not None and frame.id not in seen and self.wants(type(frame), downstream):
+                seen[frame.id] = None
+                if len(seen) > _SEEN_LIMIT:
+                    del seen[next(iter(seen))]
+                self.pushed(FramePushed(pusher, pusher, frame, direction, time.monotonic_ns()))
+            return push_frame(frame, direction)
+
+        return tapped_push_frame
 
     def _route_for(self, frame_type: type) -> _Route:
         turn = next((handler for cls, handler in self._turn_handlers if issubclass(frame_type, cls)), None)
@@ -199,10 +253,13 @@ class FrameTap:
         self._armed = awaiting
         for frame_type, (plain, armed) in self._output_routes.items():
             self._routes[frame_type] = armed if awaiting else plain
+        if awaiting:
+            output = {t for t in self._muted if issubclass(t, self._output_types)}
+            self._muted -= output
+            pushes.reconsider(output)
 
     def _on_error(self, frame: ErrorFrame) -> None:
         with contained("reading an error frame"):
-            self._remember(frame)
             processor = frame.processor
             stage = next((name for cls, name in _ERROR_STAGES if isinstance(processor, cls)), None)
             if stage is not None:
@@ -232,6 +289,8 @@ class FrameTap:
         """Tell the latency observer the pipeline is up (a greeting is timed from here)."""
         if self._enabled:
             with contained("watching the pipeline's frames"):
+                pushes.reconsider(self._muted)
+                self._muted.clear()
                 await self._latency.on_pipeline_started()  # type: ignore[no-untyped-call]
 
     async def on_pipeline_finished(self, *_args: Any) -> None:

@@ -204,8 +204,10 @@ def _wrap(service: LLMService, tracker: TurnTracker) -> object:
 def _traced_call(tracker: TurnTracker, call: ProcessContext) -> ProcessContext:
     async def process_context(service: LLMService, context: Any, *args: Any, **kwargs: Any) -> Any:
         inference: _Inference | None = None
-        with contained("starting an llm_service span"):
+        try:
             inference = _Inference(service, tracker, context)
+        except Exception as problem:
+            report("starting an llm_service span", problem)
         if inference is None:
             return await call(service, context, *args, **kwargs)
         error: BaseException | None = None
@@ -215,8 +217,10 @@ def _traced_call(tracker: TurnTracker, call: ProcessContext) -> ProcessContext:
             error = exc
             raise
         finally:
-            with contained("ending an llm_service span"):
+            try:
                 inference.finish(error)
+            except Exception as problem:
+                report("ending an llm_service span", problem)
 
     return process_context
 
@@ -276,30 +280,37 @@ class _Inference:
                     report("reading the LLM's text", error)
             return push_frame(frame, *args, **kwargs)
 
-        async def watched_stop_ttfb(*args: Any, **kwargs: Any) -> Any:
+        def watched_stop_ttfb(*args: Any, **kwargs: Any) -> Any:
             recorder.mark_first_token()
-            return await stop_ttfb(*args, **kwargs)
+            service.stop_ttfb_metrics = stop_ttfb  # type: ignore[method-assign]  # the first call is the one
+            return stop_ttfb(*args, **kwargs)
 
         async def watched_start_usage(tokens: Any, *args: Any, **kwargs: Any) -> Any:
-            with contained("reading the LLM's token usage"):
+            try:
                 recorder.set_usage(tokens.prompt_tokens, tokens.completion_tokens)
                 # Usage comes once the stream is over, before any tool the model asked for runs.
                 if self._chat is not None and self._chat.ended_ns is None:
                     self._chat.ended_ns = time.time_ns()
+            except Exception as problem:
+                report("reading the LLM's token usage", problem)
             return await start_usage(tokens, *args, **kwargs)
 
         async def watched_push_error_frame(error: Any, *args: Any, **kwargs: Any) -> Any:
             # Most services catch a failed request and report it as an ErrorFrame instead of raising.
-            with contained("reading the LLM's error"):
+            try:
                 if self._reported_error is None:
                     self._reported_error = str(error.error)
+            except Exception as problem:
+                report("reading the LLM's error", problem)
             return await push_error_frame(error, *args, **kwargs)
 
         async def watched_run_function_calls(function_calls: Any, *args: Any, **kwargs: Any) -> Any:
-            with contained("reading the LLM's tool calls"):
+            try:
                 if self._chat is not None:
                     for call in function_calls:
                         self._chat.add_tool_call(call.tool_call_id, call.function_name, call.arguments)
+            except Exception as problem:
+                report("reading the LLM's tool calls", problem)
             return await run_function_calls(function_calls, *args, **kwargs)
 
         service.push_frame = watched_push_frame  # type: ignore[method-assign]
@@ -339,7 +350,7 @@ class _Inference:
                 setattr(self._service, name, value)
         error = raised if raised is not None else self._reported_error
         if self._chat is not None and self._recorder.span.is_recording():
-            with contained("writing the ChatCompletion span"):
+            try:
                 self._chat.response_model = _full_model_name(self._service)
                 emit_chat_span(
                     self._chat,
@@ -350,6 +361,8 @@ class _Inference:
                     error=error,
                     end_ns=time.time_ns(),
                 )
+            except Exception as problem:
+                report("writing the ChatCompletion span", problem)
         self._span.close(error)
         failure = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else error
         self._tracker.end_llm_call(
@@ -375,12 +388,14 @@ def _full_model_name(service: LLMService) -> str | None:
 def _conversation(context: Any) -> dict[str, Any]:
     """The request of a non-OpenAI call as the context holds it: its messages and tools, OpenAI-style."""
     request: dict[str, Any] = {}
-    with contained("reading the LLM's context"):
+    try:
         request["messages"] = list(context.get_messages())
         tools = getattr(context, "tools", None)
         standard = getattr(tools, "standard_tools", None)
         if standard:
             request["tools"] = [_tool_schema(tool) for tool in standard]
+    except Exception as problem:
+        report("reading the LLM's context", problem)
     return request
 
 
@@ -390,7 +405,7 @@ def _tool_schema(tool: Any) -> Any:
 
 
 def _last_user_text(context: Any) -> str | None:
-    with contained("reading the user's message"):
+    try:
         for message in reversed(context.get_messages()):
             if not isinstance(message, dict) or message.get("role") != "user":
                 continue
@@ -401,4 +416,6 @@ def _last_user_text(context: Any) -> str | None:
                 texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
                 return " ".join(t for t in texts if t) or None
             return None
+    except Exception as problem:
+        report("reading the user's message", problem)
     return None

@@ -13,8 +13,8 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from instrumentation import contract as c
 from instrumentation.chat_span import ChatCall, emit_chat_span
-from instrumentation.runtime import clip, tracer
-from instrumentation.safety import contained
+from instrumentation.runtime import clip, set_attributes, start_span
+from instrumentation.safety import report
 from instrumentation.session import SessionInfo, current_session, session_scope, with_session
 
 
@@ -28,20 +28,20 @@ class LLMCallRecorder:
     def __init__(self, span: Span) -> None:
         self.span = span
         self._started = time.perf_counter()
-        self._first_token: float | None = None
+        self.first_token: float | None = None  # perf_counter() at the first token
         self._text: list[str] = []
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
 
     def mark_first_token(self) -> None:
         """Record that the first token (or byte) of the answer arrived now; later calls are ignored."""
-        if self._first_token is None:
-            self._first_token = time.perf_counter()
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
 
     def add_text(self, text: str) -> None:
         """Append a streamed piece of the assistant's answer."""
-        if self._first_token is None:
-            self._first_token = time.perf_counter()
+        if self.first_token is None:
+            self.first_token = time.perf_counter()
         self._text.append(text)
 
     def set_usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
@@ -66,9 +66,9 @@ class LLMCallRecorder:
     @property
     def ttfb_ms(self) -> int | None:
         """Milliseconds from the start of the call to the first token, if one arrived."""
-        if self._first_token is None:
+        if self.first_token is None:
             return None
-        return round((self._first_token - self._started) * 1000)
+        return round((self.first_token - self._started) * 1000)
 
     def finish(self, error: BaseException | str | None) -> None:
         """Write the outcome onto the span and end it.
@@ -77,17 +77,21 @@ class LLMCallRecorder:
         raising; a cancelled call (``CancelledError``) is neither OK nor failed.
         """
         span = self.span
+        outcome: dict[str, str | int | float | bool] = {}
         assistant = clip(self.text)
         if assistant is not None:
-            span.set_attribute(c.ASSISTANT_MESSAGE, assistant)
+            outcome[c.ASSISTANT_MESSAGE] = assistant
         if self.prompt_tokens is not None:
-            span.set_attribute(c.PROMPT_TOKENS, self.prompt_tokens)
+            outcome[c.PROMPT_TOKENS] = self.prompt_tokens
         if self.completion_tokens is not None:
-            span.set_attribute(c.COMPLETION_TOKENS, self.completion_tokens)
+            outcome[c.COMPLETION_TOKENS] = self.completion_tokens
         if self.prompt_tokens is not None or self.completion_tokens is not None:
-            span.set_attribute(c.TOTAL_TOKENS, (self.prompt_tokens or 0) + (self.completion_tokens or 0))
-        if self.ttfb_ms is not None:
-            span.set_attribute(c.TTFB_MS, self.ttfb_ms)
+            outcome[c.TOTAL_TOKENS] = (self.prompt_tokens or 0) + (self.completion_tokens or 0)
+        ttfb_ms = self.ttfb_ms
+        if ttfb_ms is not None:
+            outcome[c.TTFB_MS] = ttfb_ms
+        if outcome:
+            set_attributes(span, outcome)
         if isinstance(error, Exception):
             span.record_exception(error)
             self._fail(f"{type(error).__name__}: {error}")
@@ -142,7 +146,7 @@ class LLMServiceSpan:
 
     def __enter__(self) -> LLMCallRecorder:
         parent = self._parent if self._parent is not None else otel_context.get_current()
-        attributes: dict[str, str | int] = {c.SERVICE: self._service, c.MODEL: self._model}
+        attributes: dict[str, str | int | float | bool] = {c.SERVICE: self._service, c.MODEL: self._model}
         if self._provider is not None:
             attributes[c.PROVIDER] = self._provider
         user_message = clip(self._user_message)
@@ -156,7 +160,7 @@ class LLMServiceSpan:
         if self._turn_number is not None:
             attributes[c.TURN_NUMBER] = self._turn_number
         self._started_ns = time.time_ns()
-        span = tracer().start_span(c.LLM_SPAN, context=parent, attributes=attributes, start_time=self._started_ns)
+        span = start_span(c.LLM_SPAN, parent, attributes, self._started_ns)
         self._recorder = LLMCallRecorder(span)
         if self._make_current:
             self._token = otel_context.attach(trace.set_span_in_context(span, parent))
@@ -174,7 +178,7 @@ class LLMServiceSpan:
 
     def close(self, error: BaseException | str | None) -> None:
         """End the span with ``error`` as its outcome (see :meth:`LLMCallRecorder.finish`)."""
-        with contained("ending the llm_service span"):
+        try:
             if self._scope is not None:
                 self._scope.__exit__(None, None, None)
             if self._token is not None:
@@ -183,6 +187,8 @@ class LLMServiceSpan:
                 if self._write_llm_child:
                     self._emit_llm_child(self._recorder, error)
                 self._recorder.finish(error)
+        except Exception as problem:
+            report("ending the llm_service span", problem)
 
     def _session_context(self) -> otel_context.Context:
         empty = otel_context.Context()

@@ -41,8 +41,8 @@ from pipecat.frames.frames import VADUserStartedSpeakingFrame, VADUserStoppedSpe
 from pipecat.observers.user_bot_latency_observer import LatencyBreakdown
 
 from instrumentation import contract as c
-from instrumentation.runtime import content_json, tracer
-from instrumentation.safety import contained
+from instrumentation.runtime import content_json, set_attributes, start_span
+from instrumentation.safety import report
 from instrumentation.session import SessionInfo, with_session
 
 DEFAULT_TURN_END_GRACE_S = 0.5
@@ -131,12 +131,10 @@ class TurnTracker:
     # -- turn lifecycle -------------------------------------------------------------------------
     def _open(self, *, by_user: bool, start_time: float | None = None) -> Turn:
         self._count += 1
-        attributes: dict[str, str | int] = {c.TURN_NUMBER: self._count, c.SCHEMA: c.SCHEMA_VERSION}
+        attributes: dict[str, str | int | float | bool] = {c.TURN_NUMBER: self._count, c.SCHEMA: c.SCHEMA_VERSION}
         attributes.update(self.session.attributes())
         start_ns = int(start_time * 1e9) if start_time is not None else None
-        span = tracer().start_span(
-            c.TURN_SPAN, context=otel_context.Context(), attributes=attributes, start_time=start_ns
-        )
+        span = start_span(c.TURN_SPAN, otel_context.Context(), attributes, start_ns)
         ctx = trace.set_span_in_context(span, with_session(self.session, otel_context.Context()))
         self.current = Turn(self._count, span, ctx, opened_by_user=by_user)
         self._unfinished.append(self.current)
@@ -156,25 +154,27 @@ class TurnTracker:
             return
         turn.ended = True
         self._unfinished.remove(turn)
-        with contained("ending a turn span"):
+        try:
             span = turn.span
-            span.set_attributes(
-                {
-                    c.INTERRUPTED: turn.interrupted,
-                    c.PROMPT_TOKENS: turn.prompt_tokens,
-                    c.COMPLETION_TOKENS: turn.completion_tokens,
-                    c.TOOL_CALLS: turn.tool_calls,
-                    c.TOOL_MS: turn.tool_ms,
-                    **turn.latencies,
-                }
-            )
+            outcome: dict[str, str | int | float | bool] = {
+                c.INTERRUPTED: turn.interrupted,
+                c.PROMPT_TOKENS: turn.prompt_tokens,
+                c.COMPLETION_TOKENS: turn.completion_tokens,
+                c.TOOL_CALLS: turn.tool_calls,
+                c.TOOL_MS: turn.tool_ms,
+                **turn.latencies,
+            }
+            status = Status(StatusCode.OK)
             if turn.failed_stage is not None:
                 message = turn.error or f"the {turn.failed_stage} stage of this turn failed"
-                span.set_attributes({c.FAILED_STAGE: turn.failed_stage, c.ERROR: message})
-                span.set_status(Status(StatusCode.ERROR, message))
-            else:
-                span.set_status(Status(StatusCode.OK))
+                outcome[c.FAILED_STAGE] = turn.failed_stage
+                outcome[c.ERROR] = message
+                status = Status(StatusCode.ERROR, message)
+            set_attributes(span, outcome)
+            span.set_status(status)
             span.end()
+        except Exception as problem:
+            report("ending a turn span", problem)
 
     def _end_if_failed(self, turn: Turn) -> None:
         """End a failed turn now unless part of it still runs or the bot is answering."""
@@ -227,7 +227,7 @@ class TurnTracker:
         turn = self.current
         if turn is None or call_id in self._tools:
             return
-        attributes: dict[str, str | int] = {
+        attributes: dict[str, str | int | float | bool] = {
             c.OI_SPAN_KIND: "TOOL",
             c.OI_TOOL_NAME: name,
             c.OI_TOOL_CALL_ID: call_id,
@@ -236,7 +236,7 @@ class TurnTracker:
             c.OI_INPUT_MIME: "application/json",
         }
         attributes.update(self.session.attributes())
-        span = tracer().start_span(c.TOOL_SPAN, context=turn.context, attributes=attributes)
+        span = start_span(c.TOOL_SPAN, turn.context, attributes)
         self._tools[call_id] = _ToolCall(span, turn, time.perf_counter())
 
     def on_tool_finished(self, call_id: str, result: object, *, error: str | None, cancelled: bool) -> None:
@@ -352,10 +352,12 @@ class TurnTracker:
             self._finish(turn)
 
     def _grace_expired(self, turn: Turn) -> None:
-        with contained("ending a turn after the bot stopped speaking"):
+        try:
             self._grace_timer = None
             if self.current is turn and not self._bot_speaking:
                 self._end(turn)
+        except Exception as problem:
+            report("ending a turn after the bot stopped speaking", problem)
 
     def _cancel_grace(self) -> None:
         if self._grace_timer is not None:

@@ -142,14 +142,22 @@ def test_uninstrument_pipeline_restores_the_llm_service_and_every_processor() ->
     worker = PipelineWorker(build_pipeline("http://127.0.0.1:9/v1", "m", llm_only=True), enable_rtvi=False)
     user_pipeline = worker.pipeline.processors[1]
     (llm,) = [p for p in user_pipeline.processors if isinstance(p, OpenAILLMService)]
+    from pipecat.observers.base_observer import FramePushed
+    from pipecat.processors import frame_processor
+
+    from instrumentation import pushes
+
     session_id = instrument_pipeline(worker, "sess-undo")
     assert instrument_pipeline(worker) == session_id == "sess-undo"
     assert "_process_context" in vars(llm)
-    assert all("push_frame" in vars(p) for p in user_pipeline.processors)
+    # Pushes are seen through Pipecat's own push records, not by wrapping each processor.
+    assert frame_processor.FramePushed is not FramePushed and issubclass(frame_processor.FramePushed, FramePushed)
+    assert all(pushes.is_watched(p) for p in user_pipeline.processors)
+    assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
     uninstrument_pipeline(worker)
     assert "_process_context" not in vars(llm)
     assert llm._process_context.__func__ is OpenAILLMService._process_context
-    assert not [p for p in user_pipeline.processors if "push_frame" in vars(p)]
+    assert not [p for p in user_pipeline.processors if "push_frame" in vars(p) or pushes.is_watched(p)]
 
 
 def test_a_pipeline_that_cannot_be_hooked_runs_untraced_with_one_warning_and_nothing_left_attached(
