@@ -1,11 +1,13 @@
 """Posting encoded OTLP batches to one endpoint: :class:`OTLPSender`.
 
-One kept-alive ``http.client`` connection, with everything a request needs settled once at set-up: the
+One kept-alive connection, with everything a request needs settled once at set-up: the
 proxy (``https_proxy`` / ``http_proxy`` / ``no_proxy``), TLS (``OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE``,
 ``…CLIENT_CERTIFICATE``, ``…CLIENT_KEY``), compression (``OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION``) and
-the headers (``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS``, under the ones given). A send is a few dozen Python
-calls where a ``requests`` session resolves proxies, cookies and hooks again on every POST; the export
-thread shares the interpreter lock with the bot's event loop, so its CPU is the bot's too.
+the headers (``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS``, under the ones given), down to the request's bytes
+but for its length. Request and answer go over the socket directly: a send is a dozen Python calls,
+where ``requests`` resolves proxies, cookies and hooks again on every POST and ``http.client`` parses
+the answer's headers with the ``email`` package (about 80 calls). The export thread shares the
+interpreter lock with the bot's event loop, so its CPU is the bot's too.
 
 Each send has one deadline for everything (connecting, TLS, writing, every read, retries): a server that
 trickles its answer is cut when the deadline passes. Redirects are never followed, so the
@@ -17,8 +19,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
-import io
 import math
 import os
 import random
@@ -37,6 +37,7 @@ from opentelemetry.util.re import parse_env_headers
 
 _RETRYABLE = frozenset((429, 502, 503, 504))
 _MAX_ANSWER = 1 << 20  # bytes of an answer read back; a larger one is not O2's and the connection is dropped
+_MAX_HEAD = 64 << 10
 _USER_AGENT = "o2-provision-instrumentation"
 
 
@@ -79,80 +80,83 @@ def _tls(environ: Mapping[str, str]) -> ssl.SSLContext:
     return context
 
 
-class _Socket:
-    """A connected socket whose every write and read ends by its connection's deadline."""
+class _Closed(ConnectionError):
+    """The server closed the connection before a whole answer."""
 
-    def __init__(self, sock: socket.socket, connection: _Deadlined) -> None:
-        self.raw = sock
-        self._connection = connection
-        self._readers = 0
-        self._closing = False
 
-    def _arm(self) -> None:
-        remaining = self._connection.deadline - time.monotonic()
+class _Connection:
+    """One kept-alive connection, and what was read on it beyond the last answer."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.pending = bytearray()
+
+    def recv(self, deadline: float) -> bytes:
+        """The next bytes, waiting no later than ``deadline`` (monotonic); b"" when the server closed."""
+        remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("deadline passed")
-        self.raw.settimeout(remaining)
+        self.sock.settimeout(remaining)
+        return self.sock.recv(65536)
 
-    def sendall(self, data: bytes) -> None:
-        self._arm()
-        self.raw.sendall(data)
+    def head(self, deadline: float) -> bytes:
+        """An answer's status line and headers."""
+        pending = self.pending
+        while (end := pending.find(b"\r\n\r\n")) < 0:
+            if len(pending) > _MAX_HEAD:
+                raise _Closed("an answer head too long to be O2's")
+            data = self.recv(deadline)
+            if not data:
+                raise _Closed("closed before answering")
+            pending += data
+        head = bytes(pending[:end])
+        del pending[: end + 4]
+        return head
 
-    def recv_into(self, buffer: memoryview, nbytes: int = 0) -> int:
-        self._arm()
-        return self.raw.recv_into(buffer, nbytes)
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        self._readers += 1
-        return io.BufferedReader(_Reader(self))
-
-    def close(self) -> None:
-        # As a socket's own close: deferred while a response still reads from it.
-        self._closing = True
-        if self._readers == 0:
-            self.raw.close()
-
-    def reader_closed(self) -> None:
-        self._readers -= 1
-        if self._closing and self._readers == 0:
-            self.raw.close()
-
-
-class _Reader(io.RawIOBase):
-    def __init__(self, sock: _Socket) -> None:
-        self._sock: _Socket | None = sock
-
-    def readable(self) -> bool:
+    def body(self, headers: dict[bytes, bytes], deadline: float) -> bool:
+        """Read (and drop) an answer's body; whether the connection can be used again."""
+        pending = self.pending
+        if headers.get(b"transfer-encoding", b"").lower().endswith(b"chunked"):
+            while True:
+                while (end := pending.find(b"\r\n")) < 0:
+                    pending += self._more(deadline)
+                size = int(bytes(pending[:end]).split(b";")[0], 16)
+                while len(pending) < end + 2 + size + 2:
+                    pending += self._more(deadline)
+                del pending[: end + 2 + size + 2]
+                if size == 0:
+                    return True  # (no trailers: O2 sends none)
+        length = headers.get(b"content-length")
+        if length is None:
+            while self.recv(deadline):  # the body runs until the server closes
+                pass
+            return False
+        size = int(length)
+        if size > _MAX_ANSWER:
+            return False
+        while len(pending) < size:
+            pending += self._more(deadline)
+        del pending[:size]
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        if self._sock is None:
-            raise ValueError("read from a closed response")
-        return self._sock.recv_into(buffer)
-
-    def close(self) -> None:
-        sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.reader_closed()
-        super().close()
+    def _more(self, deadline: float) -> bytes:
+        data = self.recv(deadline)
+        if not data:
+            raise _Closed("closed in the middle of an answer")
+        return data
 
 
-class _Deadlined(http.client.HTTPConnection):
-    """An HTTP connection that connects and moves every byte within :attr:`deadline` (monotonic)."""
-
-    deadline = math.inf
-    raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.timeout = max(self.deadline - time.monotonic(), 0.001)
-        super().connect()
-        sock: socket.socket = self.sock
-        self.raw = sock
-        self.sock = _Socket(sock, self)
-
-
-class _DeadlinedTLS(_Deadlined, http.client.HTTPSConnection):
-    pass
+def _parse_head(head: bytes) -> tuple[int, str, dict[bytes, bytes]]:
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        raise _Closed("an answer that is not HTTP")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    reason = parts[2].decode("latin-1", "replace") if len(parts) > 2 else ""
+    return int(parts[1]), reason, headers
 
 
 class OTLPSender:
@@ -168,45 +172,38 @@ class OTLPSender:
     ) -> None:
         parts = urlsplit(endpoint)
         self._timeout = timeout
-        self._encoding, self._compress = _compressor(environ)
-        merged = {k.lower(): v for k, v in parse_env_headers(_setting(environ, "HEADERS") or "", liberal=True).items()}
-        merged.update({k.lower(): v for k, v in headers.items()})
-        merged.update({"content-type": "application/x-protobuf", "user-agent": _USER_AGENT})
-        if self._encoding is not None:
-            merged["content-encoding"] = self._encoding
+        encoding, self._compress = _compressor(environ)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         tls = _tls(environ) if parts.scheme == "https" else None
-        self._target = parts.path or "/"
+        merged = {k.lower(): v for k, v in parse_env_headers(_setting(environ, "HEADERS") or "", liberal=True).items()}
+        merged.update({k.lower(): v for k, v in headers.items()})
+        merged.update({"content-type": "application/x-protobuf", "user-agent": _USER_AGENT})
+        if encoding is not None:
+            merged["content-encoding"] = encoding
+        target = parts.path or "/"
+        authority = parts.netloc.rpartition("@")[2]
         proxy = None if proxy_bypass(host) else getproxies().get(parts.scheme)
-        self._make: Callable[[], _Deadlined]
+        tunnel: bytes | None = None
+        address = (host, port)
         if proxy:
             via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            address = (via.hostname or "", via.port or 8080)
             proxy_headers = {}
             if via.username is not None:
                 credentials = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
-                proxy_headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials).decode()
-            proxy_host, proxy_port = via.hostname or "", via.port or 8080
-            if tls is not None:
-                context = tls
-
-                def tunnelled() -> _Deadlined:
-                    connection = _DeadlinedTLS(proxy_host, proxy_port, context=context)
-                    connection.set_tunnel(host, port, headers=proxy_headers)
-                    return connection
-
-                self._make = tunnelled
-            else:
-                merged.update({k.lower(): v for k, v in proxy_headers.items()})
-                self._target = endpoint  # a plain-HTTP proxy takes the absolute URL
-                self._make = lambda: _Deadlined(proxy_host, proxy_port)
-        elif tls is not None:
-            context = tls
-            self._make = lambda: _DeadlinedTLS(host, port, context=context)
-        else:
-            self._make = lambda: _Deadlined(host, port)
-        self._headers = merged
-        self._connection: _Deadlined | None = None
+                proxy_headers["proxy-authorization"] = "Basic " + base64.b64encode(credentials).decode()
+            if tls is not None:  # through a CONNECT tunnel
+                lines = [f"CONNECT {host}:{port} HTTP/1.1", f"host: {host}:{port}"]
+                lines += [f"{k}: {v}" for k, v in proxy_headers.items()]
+                tunnel = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            else:  # a plain-HTTP proxy takes the absolute URL
+                merged.update(proxy_headers)
+                target = endpoint
+        lines = [f"POST {target} HTTP/1.1", f"host: {authority}"] + [f"{k}: {v}" for k, v in merged.items()]
+        self._head = ("\r\n".join(lines) + "\r\ncontent-length: ").encode("latin-1")
+        self._address, self._tls, self._server_name, self._tunnel = address, tls, host, tunnel
+        self._connection: _Connection | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -215,9 +212,10 @@ class OTLPSender:
         deadline = time.monotonic() + self._timeout
         if self._compress is not None:
             body = self._compress(body)
+        request = self._head + str(len(body)).encode() + b"\r\n\r\n" + body
         attempt = 0
         while True:
-            status, reason, wait = self._attempt(body, deadline)
+            status, reason, wait = self._attempt(request, deadline)
             if status is not None and 200 <= status < 300:
                 return Delivery(True)
             retryable = status is None or status in _RETRYABLE
@@ -228,66 +226,94 @@ class OTLPSender:
                 return Delivery(False, reason)
             time.sleep(wait)
 
-    def _attempt(self, body: bytes, deadline: float) -> tuple[int | None, str, float | None]:
+    def _attempt(self, request: bytes, deadline: float) -> tuple[int | None, str, float | None]:
         """(status or None, why it failed, the ``Retry-After`` wait if given)."""
-        reused = self._connection is not None
         try:
+            connection = self._connection
             try:
-                response = self._post(body, deadline)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                if not reused:
-                    raise
-                # A kept-alive connection the server closed while idle: once more on a new one.
+                if connection is None:
+                    raise _Closed("not connected")
+                status, reason, headers = self._exchange(connection, request, deadline)
+            except (_Closed, ConnectionResetError, BrokenPipeError):
+                if connection is not None and connection.pending:
+                    raise  # part of an answer had come: this was no idle connection closed by the server
+                # Not connected yet, or a kept-alive connection the server closed while idle: a new one.
                 self._drop()
-                response = self._post(body, deadline)
-            status = response.status
-            answer = response.read(_MAX_ANSWER + 1)
-            if len(answer) > _MAX_ANSWER or response.will_close:
+                connection = self._connect(deadline)
+                status, reason, headers = self._exchange(connection, request, deadline)
+            if not connection.body(headers, deadline) or headers.get(b"connection", b"").lower() == b"close":
                 self._drop()
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, ValueError) as error:
             self._drop()
             return None, self._describe(error, deadline), None
         if 200 <= status < 300:
             return status, "", None
         if 300 <= status < 400:
-            return status, f"HTTP {status} {response.reason}: redirects are not followed", None
-        return status, f"HTTP {status} {response.reason}", _retry_after(response.getheader("retry-after"))
+            return status, f"HTTP {status} {reason}: redirects are not followed", None
+        retry_after = headers.get(b"retry-after")
+        return status, f"HTTP {status} {reason}", _retry_after(retry_after.decode("latin-1") if retry_after else None)
 
-    def _post(self, body: bytes, deadline: float) -> http.client.HTTPResponse:
+    def _exchange(
+        self, connection: _Connection, request: bytes, deadline: float
+    ) -> tuple[int, str, dict[bytes, bytes]]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        connection.sock.settimeout(remaining)
+        connection.sock.sendall(request)
+        while True:
+            status, reason, headers = _parse_head(connection.head(deadline))
+            if status >= 200:
+                return status, reason, headers
+            # 1xx: an interim answer; the real one follows
+
+    def _connect(self, deadline: float) -> _Connection:
         with self._lock:
             if self._closed:
                 raise ConnectionAbortedError("the exporter is shut down")
-            connection = self._connection
-            if connection is None:
-                connection = self._connection = self._make()
-            connection.deadline = deadline
-        connection.request("POST", self._target, body, self._headers)
-        return connection.getresponse()
+        sock = socket.create_connection(self._address, timeout=max(deadline - time.monotonic(), 0.001))
+        with self._lock:
+            self._connection = connection = _Connection(sock)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tunnel is not None:
+                sock.sendall(self._tunnel)
+                status, reason, _ = _parse_head(connection.head(deadline))
+                if status != 200:
+                    raise _Closed(f"the proxy refused the tunnel: {status} {reason}")
+            if self._tls is not None:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                connection.sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
+        except BaseException:
+            self._drop()
+            raise
+        return connection
 
     def _describe(self, error: BaseException, deadline: float) -> str:
         if isinstance(error, TimeoutError) or time.monotonic() >= deadline:
             return f"no complete answer within {self._timeout:g} s"
-        if isinstance(error, OSError) and error.strerror:
-            return f"connection failed: {error.strerror}"
         if isinstance(error, ssl.SSLError):
             return f"TLS failed: {error.reason or error}"
+        if isinstance(error, _Closed):
+            return f"connection failed: {error}"
+        if isinstance(error, OSError) and error.strerror:
+            return f"connection failed: {error.strerror}"
         return f"connection failed: {type(error).__name__}"
 
     def _drop(self) -> None:
         with self._lock:
             connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
+            connection.sock.close()
 
     def close(self) -> None:
         """Refuse further sends and cut one in progress (its socket is shut, waking a blocked read)."""
         with self._lock:
             self._closed = True
             connection = self._connection
-            raw = connection.raw if connection is not None else None
-        if raw is not None:
+        if connection is not None:
             with suppress(OSError):  # not connected, or closed already
-                raw.shutdown(socket.SHUT_RDWR)
+                connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _retry_after(value: str | None) -> float | None:
