@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from provision.demo.webhook import WebhookReceiver as Webhook
 from tests.o2_standin import StandIn
@@ -21,6 +22,13 @@ ROOT_EMAIL = "root@example.com"
 ROOT_PASSWORD = "Complexpass#123"
 TOKEN = base64.b64encode(f"{ROOT_EMAIL}:{ROOT_PASSWORD}".encode()).decode()
 CLI = [sys.executable, "-m", "provision"]
+
+# Every property test draws the same examples on every machine, in CI and on a developer's alike: the examples come
+# from a hash of the test (not a random seed), no local database replays examples another run never drew, and the
+# example count is each test's own. No deadline: a loaded CI core makes any per-example time limit flaky. A failure
+# prints its reproduction blob; a failure found is kept as an explicit @example on its test.
+settings.register_profile("reproducible", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("reproducible")
 
 
 @pytest.fixture

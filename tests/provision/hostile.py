@@ -46,14 +46,14 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> Outcome:
     saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, Path.cwd()
     saved_streams = sys.stdout, sys.stderr
     out, err = io.StringIO(), io.StringIO()
-    for key in [k for k in os.environ if k.startswith(("OPENOBSERVE_", "OTEL_"))]:
-        del os.environ[key]
-    os.environ.update(env)
-    sys.argv = ["o2-provision", *args]
-    sys.stdout, sys.stderr = out, err
-    os.chdir(cwd)
     code: int = -1
     try:
+        for key in [k for k in os.environ if k.startswith(("OPENOBSERVE_", "OTEL_"))]:
+            del os.environ[key]
+        os.environ.update(env)  # raises on a value no environment can hold (NUL): a test's mistake, not the CLI's
+        sys.argv = ["o2-provision", *args]
+        sys.stdout, sys.stderr = out, err
+        os.chdir(cwd)
         main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

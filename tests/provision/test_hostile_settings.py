@@ -101,7 +101,8 @@ hosts = st.sampled_from(["127.0.0.1", "[::1]", "[::1", "::1", "", "127.0.0.1]", 
 ports = st.one_of(
     st.just(""),
     st.integers(min_value=-1, max_value=70000).map(lambda p: f":{p}"),
-    st.text(max_size=4).map(lambda p: f":{p}"),
+    # anything a process environment can hold: every character but NUL and lone surrogates
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=4).map(lambda p: f":{p}"),
 )
 tails = st.sampled_from(["", "/", "/api", "?x=1", "#f", "/a?b#c", " ", "\x1b[31m", "\t"])
 
