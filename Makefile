@@ -20,7 +20,7 @@ test: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
-	@$(BIN)/python -m pytest -q
+	@$(BIN)/python -m pytest -q -n 4 --dist loadfile
 
 bench: $(STAMP)
 	@$(BIN)/python -m pip install -q -e '.[test,bench]'
