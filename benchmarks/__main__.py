@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.stats import load
 
-BENCHMARKS = ("overhead", "paired", "spancost", "trouble", "cli_startup", "apply", "queries")
+BENCHMARKS = ("calls", "overhead", "paired", "spancost", "trouble", "cli_startup", "apply", "queries")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from types import CodeType, FrameType
 from typing import Any
@@ -132,6 +133,14 @@ async def _child(bot: str, config: str, llm: str, otlp: str, turns: int, fifths:
         fifth = turns // 5
         result["first_fifth"] = marks[fifth - 1] / fifth
         result["last_fifth"] = (marks[-1] - marks[-fifth - 1]) / fifth
+        # The same session again, not profiled: CPU time a turn (ms), first fifth against last.
+        marks.clear()
+        started = time.process_time()
+        await _session(config, llm, turns, None, bot, on_turn=lambda _n: marks.append(round(time.process_time() * 1e6)))
+        flush()
+        cpu = [m - round(started * 1e6) for m in marks]
+        result["cpu_first_fifth"] = cpu[fifth - 1] / fifth / 1000
+        result["cpu_last_fifth"] = (cpu[-1] - cpu[-fifth - 1]) / fifth / 1000
     return result
 
 
@@ -156,6 +165,7 @@ def measure(bots: list[str], turns: int, voice_turns: int, long: int) -> dict[st
             results["bots"][bot] = {config: run(bot, config, n) for config in configs}
         if long:
             results["long"] = {config: run("openai", config, long, fifths=True) for config in ("none", "ours")}
+            results["long_turns"] = long
     results["configs"] = configs
     return results
 
@@ -210,13 +220,20 @@ def report(results: dict[str, Any], turns: int, voice_turns: int) -> str:
         first = ours["first_fifth"] - none["first_fifth"]
         last = ours["last_fifth"] - none["last_fifth"]
         ratio = last / first if first else float("nan")
+        cpu_first = ours["cpu_first_fifth"] - none["cpu_first_fifth"]
+        cpu_last = ours["cpu_last_fifth"] - none["cpu_last_fifth"]
+        turns_long = results.get("long_turns", 0)
         lines += [
             "",
-            "### A long OpenAI session: calls added a turn, first fifth against last fifth",
+            f"### A long OpenAI session ({turns_long} turns): what ours adds, first fifth against last fifth",
             "",
-            f"ours adds {first:,.0f} calls a turn in the first fifth and {last:,.0f} in the last: "
+            f"Calls: ours adds {first:,.0f} a turn in the first fifth and {last:,.0f} in the last: "
             f"{ratio:.2f}× (target ≤ 1.25×: {'met' if ratio <= 1.25 else 'MISSED'}); untraced turns go from "
             f"{none['first_fifth']:,.0f} to {none['last_fifth']:,.0f} calls as the context grows.",
+            "",
+            f"CPU (the same session again, not profiled; one run each, so ±1–2 ms of noise): ours adds "
+            f"{cpu_first:+.2f} ms a turn in the first fifth and {cpu_last:+.2f} ms in the last; untraced "
+            f"{none['cpu_first_fifth']:.2f} → {none['cpu_last_fifth']:.2f} ms.",
         ]
     return "\n".join(lines)
 

@@ -28,6 +28,7 @@ from instrumentation.session import current_session
 _INLINE_MEDIA_LIMIT = 32_000
 # Request parameters that are content, not settings (OpenInference leaves them out of the parameters).
 _CONTENT_PARAMETERS = frozenset({"messages", "tools", "functions"})
+_SYSTEM_ROLES = frozenset({"system", "developer"})
 
 
 @dataclass
@@ -75,7 +76,13 @@ def emit_chat_span(
     }
     params = _without_unset(call.params or {})
     attributes[c.OI_INVOCATION_PARAMETERS] = _dumps({k: v for k, v in params.items() if k not in _CONTENT_PARAMETERS})
-    attributes[c.OI_INPUT] = _dumps(_media_redacted(params)) if RUNTIME.capture_content else c.REDACTED
+    if RUNTIME.capture_content:
+        recent, omitted = _recent(params)
+        attributes[c.OI_INPUT] = _dumps(_media_redacted(recent))
+        if omitted:
+            attributes[c.OMITTED_MESSAGES] = omitted
+    else:
+        attributes[c.OI_INPUT] = c.REDACTED
     attributes[c.OI_INPUT_MIME] = "application/json"
     if answered:
         model = call.response_model or str(params.get("model") or "") or None
@@ -147,6 +154,21 @@ def _unset_types() -> tuple[type, ...]:
 def _without_unset(params: Mapping[str, Any]) -> dict[str, Any]:
     unset = _unset_types()
     return {k: v for k, v in params.items() if v is not None and not isinstance(v, unset)}
+
+
+def _recent(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """``params`` with the conversation cut to its system prompt and latest messages, and how many were left out.
+
+    Cut before serialising: a long conversation's every turn then costs what its first ones cost.
+    """
+    messages = params.get("messages")
+    if not isinstance(messages, list) or len(messages) <= c.INPUT_MESSAGES_LIMIT:
+        return params, 0
+    lead = 0
+    while lead < len(messages) and isinstance(messages[lead], dict) and messages[lead].get("role") in _SYSTEM_ROLES:
+        lead += 1
+    kept = messages[:lead] + messages[max(lead, len(messages) - c.INPUT_MESSAGES_LIMIT) :]
+    return {**params, "messages": kept}, len(messages) - len(kept)
 
 
 def _media_redacted(params: dict[str, Any]) -> dict[str, Any]:

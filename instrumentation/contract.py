@@ -34,6 +34,10 @@ PROMPT_TOKENS = "pipecat.prompt_tokens"
 COMPLETION_TOKENS = "pipecat.completion_tokens"
 TOTAL_TOKENS = "pipecat.total_tokens"
 TTFB_MS = "pipecat.ttfb_ms"
+# ChatCompletion: how many of the conversation's older messages input.value leaves out (long conversations)
+OMITTED_MESSAGES = "pipecat.omitted_messages"
+# input.value keeps the leading system messages and at most this many of the latest others.
+INPUT_MESSAGES_LIMIT = 50
 CANCELLED = "pipecat.cancelled"  # true when the user barged in before the call finished (status UNSET)
 
 # On a failed span, ours: the error as the service reported it (cut to ERROR_LIMIT characters).
