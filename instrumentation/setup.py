@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -19,6 +20,7 @@ from instrumentation.runtime import RUNTIME
 from instrumentation.schema import prime_stream
 
 logger = logging.getLogger(__name__)
+_ANTHROPIC_SPANS = "ANTHROPIC_OPEN_TELEMETRY"  # the Anthropic SDK's switch for clients created after it is set
 
 
 @dataclass
@@ -28,6 +30,7 @@ class _Installed:
     sessions: SessionSpanProcessor
     config: OpenObserveConfig
     owns_provider: bool
+    set_anthropic_off: bool
 
 
 _installed: _Installed | None = None
@@ -63,6 +66,9 @@ def setup_openobserve(
     (connection, retries and every read together), in seconds; by default it comes from
     ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds), else 3 s.
 
+    When it makes the provider itself (and ``ANTHROPIC_OPEN_TELEMETRY`` is not set), it sets
+    ``ANTHROPIC_OPEN_TELEMETRY=false``: the Anthropic SDK's own span of each call would never reach O2 anyway.
+
     Calling it again returns the same provider without adding a second exporter.
 
     Raises:
@@ -83,6 +89,12 @@ def setup_openobserve(
         load_env_file=load_env_file,
     )
     provider, owns_provider = _provider_for(tracer_provider, config.service_name)
+    # The Anthropic SDK makes its own span of every call once a provider is installed; it never reaches O2
+    # (it would count the call's tokens twice) and costs the bot ~1,400 Python calls a call. On a provider
+    # we made, no other exporter of the application can want it, unless the application says so.
+    set_anthropic_off = owns_provider and _ANTHROPIC_SPANS not in os.environ
+    if set_anthropic_off:
+        os.environ[_ANTHROPIC_SPANS] = "false"
     processor = OpenObserveSpanProcessor(
         OTLPSender(config.traces_endpoint, config.headers, config.export_timeout),
         destination=config.traces_endpoint,
@@ -97,7 +109,7 @@ def setup_openobserve(
     RUNTIME.capture_content = config.capture_content
     RUNTIME.content_limit = config.content_limit
     prime_stream(processor, config.traces_endpoint, config.stream)
-    _installed = _Installed(provider, processor, sessions, config, owns_provider)
+    _installed = _Installed(provider, processor, sessions, config, owns_provider, set_anthropic_off)
     atexit.register(_flush_at_exit)
     logger.info("tracing to OpenObserve at %s (stream %s)", config.traces_endpoint, config.stream)
     return provider
@@ -123,6 +135,8 @@ def uninstrument() -> None:
     RUNTIME.tracer_provider = None
     if installed.owns_provider:
         installed.provider.shutdown()
+    if installed.set_anthropic_off and os.environ.get(_ANTHROPIC_SPANS) == "false":
+        del os.environ[_ANTHROPIC_SPANS]
 
 
 def _provider_for(given: TracerProvider | None, service_name: str | None) -> tuple[TracerProvider, bool]:
