@@ -31,6 +31,7 @@ from pipecat.services.llm_service import FunctionCallParams, LLMService
 from pipecat.utils.types import NOT_GIVEN
 from pipecat.workers.runner import WorkerRunner
 
+from provision.demo.bot import until
 from provision.demo.fakes.llm import ScriptedLLMServer
 
 SYSTEM = "You are a friendly voice assistant. Keep answers short."
@@ -41,6 +42,7 @@ WEATHER_TOOL = FunctionSchema(
     properties={"city": {"type": "string"}},
     required=["city"],
 )
+FIRST_WORD_DEADLINE_S = 30.0  # generous: a loaded machine may take seconds to set a client up
 
 
 @dataclass
@@ -97,12 +99,13 @@ async def run_llm(
     *,
     responses: int = 1,
     tools: bool = False,
-    interrupt_after: float | None = None,
+    interrupt_at_first_word: bool = False,
     timeout: float = 5.0,
 ) -> Outcome:
     """Ask ``llm`` once (``LLMRunFrame`` on a one-message context); wait for ``responses`` ends or ``timeout``.
 
-    ``interrupt_after``: seconds after which an ``InterruptionFrame`` (the user speaking again) cuts the call.
+    ``interrupt_at_first_word``: as soon as the reply's first word has come out of the service, an
+    ``InterruptionFrame`` (the user speaking again) cuts the call.
     """
     outcome = Outcome()
     context = LLMContext(
@@ -123,10 +126,10 @@ async def run_llm(
     async def drive() -> None:
         try:
             await worker.queue_frame(LLMRunFrame())
-            if interrupt_after is not None:
-                await asyncio.sleep(interrupt_after)
+            if interrupt_at_first_word:
+                assert await until(lambda: bool(outcome.texts), FIRST_WORD_DEADLINE_S), "no first word"
                 await worker.queue_frame(InterruptionFrame())
-            deadline = started + timeout
+            deadline = time.monotonic() + timeout
             while outcome.responses_ended < responses and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
         finally:
@@ -134,7 +137,7 @@ async def run_llm(
 
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
-    await asyncio.wait_for(asyncio.gather(runner.run(), drive()), timeout + 5)
+    await asyncio.wait_for(asyncio.gather(runner.run(), drive()), FIRST_WORD_DEADLINE_S + timeout + 5)
     outcome.seconds = time.monotonic() - started
     return outcome
 

@@ -93,7 +93,7 @@ def test_a_dropped_connection_is_one_attempt_and_an_error_frame() -> None:
 
 def test_an_interrupted_call_hangs_up_without_an_error() -> None:
     fake = FakeAnthropic(replies=["one two three four five six"], ttft=0.2, word_delay=1.0)
-    outcome = run_against(fake, anthropic_llm, interrupt_after=0.6)
+    outcome = run_against(fake, anthropic_llm, interrupt_at_first_word=True)
     (call,) = fake.calls()
     assert call.hung_up and call.status == 200 and not outcome.errors
     assert outcome.text == "one "

@@ -107,7 +107,7 @@ def test_a_dropped_connection_is_one_attempt_and_an_error_frame() -> None:
 
 def test_an_interrupted_call_hangs_up_without_an_error() -> None:
     fake = FakeBedrock(replies=["one two three four five six"], ttft=0.2, word_delay=1.0)
-    outcome = run_against(fake, bedrock_llm, interrupt_after=0.8)
+    outcome = run_against(fake, bedrock_llm, interrupt_at_first_word=True)
     (call,) = fake.calls()
     assert call.hung_up and call.status == 200 and not outcome.errors
     # Bedrock reports usage only at the end: no prompt tokens, Pipecat's estimate of the output.
