@@ -84,6 +84,10 @@ class _Closed(ConnectionError):
     """The server closed the connection before a whole answer."""
 
 
+class _NotHTTP(ConnectionError):
+    """An answer that cannot be O2's: the request was read, so it is not sent again on a new connection."""
+
+
 class _Connection:
     """One kept-alive connection, and what was read on it beyond the last answer."""
 
@@ -104,7 +108,7 @@ class _Connection:
         pending = self.pending
         while (end := pending.find(b"\r\n\r\n")) < 0:
             if len(pending) > _MAX_HEAD:
-                raise _Closed("an answer head too long to be O2's")
+                raise _NotHTTP("an answer head too long to be O2's")
             data = self.recv(deadline)
             if not data:
                 raise _Closed("closed before answering")
@@ -113,8 +117,10 @@ class _Connection:
         del pending[: end + 4]
         return head
 
-    def body(self, headers: dict[bytes, bytes], deadline: float) -> bool:
+    def body(self, status: int, headers: dict[bytes, bytes], deadline: float) -> bool:
         """Read (and drop) an answer's body; whether the connection can be used again."""
+        if status in (204, 304):
+            return True  # never a body, whatever the headers say
         pending = self.pending
         if headers.get(b"transfer-encoding", b"").lower().endswith(b"chunked"):
             while True:
@@ -150,7 +156,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[bytes, bytes]]:
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-        raise _Closed("an answer that is not HTTP")
+        raise _NotHTTP("an answer that is not HTTP")
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(b":")
@@ -221,7 +227,8 @@ class OTLPSender:
             retryable = status is None or status in _RETRYABLE
             attempt += 1
             if wait is None:
-                wait = 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+                # Capped: after a thousand quick answers with Retry-After: 0 the power would overflow a float.
+                wait = 2 ** min(attempt - 1, 10) * random.uniform(0.8, 1.2)
             if not retry or not retryable or self._closed or time.monotonic() + wait >= deadline:
                 return Delivery(False, reason)
             time.sleep(wait)
@@ -241,7 +248,7 @@ class OTLPSender:
                 self._drop()
                 connection = self._connect(deadline)
                 status, reason, headers = self._exchange(connection, request, deadline)
-            if not connection.body(headers, deadline) or headers.get(b"connection", b"").lower() == b"close":
+            if not connection.body(status, headers, deadline) or headers.get(b"connection", b"").lower() == b"close":
                 self._drop()
         except (OSError, ValueError) as error:
             self._drop()
@@ -294,7 +301,7 @@ class OTLPSender:
             return f"no complete answer within {self._timeout:g} s"
         if isinstance(error, ssl.SSLError):
             return f"TLS failed: {error.reason or error}"
-        if isinstance(error, _Closed):
+        if isinstance(error, (_Closed, _NotHTTP)):
             return f"connection failed: {error}"
         if isinstance(error, OSError) and error.strerror:
             return f"connection failed: {error.strerror}"
