@@ -8,13 +8,20 @@ an empty O2, so a command gets as far as the request a test breaks.
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+DEADLINE = 60.0  # how long a test waits for something that should happen at once: generous, for loaded machines
 
 
 @dataclass
@@ -123,3 +130,42 @@ class Misbehaving:
 def trickle(data: bytes) -> Iterable[bytes]:
     """The answer one byte at a time (with the server's gap between bytes)."""
     return (data[i : i + 1] for i in range(len(data)))
+
+
+class Holding:
+    """An answer that forwards every request to O2, holding the first one `matches` accepts until `release` is set."""
+
+    def __init__(self, upstream: str, matches: Callable[[Request], bool]) -> None:
+        self.upstream = upstream
+        self.matches = matches
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> bytes:
+        with self._lock:
+            hold = not self.held.is_set() and self.matches(request)
+            if hold:
+                self.held.set()
+        if hold:
+            self.release.wait(DEADLINE)
+        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length", "connection")}
+        target = self.upstream + request.path + (f"?{request.query}" if request.query else "")
+        answer = httpx.request(request.method, target, headers=headers, content=request.body, timeout=DEADLINE)
+        content_type = answer.headers.get("content-type", "application/json")
+        return reply(answer.status_code, answer.content, headers={"Content-Type": content_type})
+
+
+def sigint_delivered(pid: int) -> bool:
+    """Whether the kernel has handed the SIGINT to the process (it is no longer pending)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    pending = int(re.search(r"^ShdPnd:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
+    return not pending & (1 << (signal.SIGINT - 1))
+
+
+def until(condition: Callable[[], bool]) -> None:
+    """Wait until `condition()` holds; fail after DEADLINE seconds."""
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.005)

@@ -10,46 +10,17 @@ import os
 import re
 import signal
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import CLI, Cli
 from tests.o2_standin import StandIn
-from tests.provision.misbehaving import Misbehaving, Request, reply
+from tests.provision.misbehaving import DEADLINE, Holding, Misbehaving, Request, sigint_delivered, until
 
 HOOK = "--set=webhook_url=http://127.0.0.1:9/hook"
-DEADLINE = 60.0
 CHANGES = 8  # a full apply: 2 folders, an alert template, a destination, 2 dashboards, 2 alerts
 WRITES = ("POST", "PUT", "DELETE")
-
-
-class Holding:
-    """Forwards every request to O2, holding the first one `matches` accepts until `release` is set."""
-
-    def __init__(self, upstream: str, matches: Callable[[Request], bool]) -> None:
-        self.upstream = upstream
-        self.matches = matches
-        self.held = threading.Event()
-        self.release = threading.Event()
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Request) -> bytes:
-        with self._lock:
-            hold = not self.held.is_set() and self.matches(request)
-            if hold:
-                self.held.set()
-        if hold:
-            self.release.wait(DEADLINE)
-        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length", "connection")}
-        target = self.upstream + request.path + (f"?{request.query}" if request.query else "")
-        answer = httpx.request(request.method, target, headers=headers, content=request.body, timeout=DEADLINE)
-        content_type = answer.headers.get("content-type", "application/json")
-        return reply(answer.status_code, answer.content, headers={"Content-Type": content_type})
 
 
 @pytest.fixture
@@ -57,20 +28,6 @@ def stream_ready(cli: Cli) -> None:
     """O2 has the traces stream and nothing managed: the apply under test makes every change."""
     assert cli("apply", "--yes", "--bootstrap-stream", HOOK).code == 0
     assert cli("destroy", "--yes", HOOK).code == 0
-
-
-def sigint_delivered(pid: int) -> bool:
-    """Whether the kernel has handed the SIGINT to the process (it is no longer pending)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    pending = int(re.search(r"^ShdPnd:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
-    return not pending & (1 << (signal.SIGINT - 1))
-
-
-def until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -5,19 +5,24 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from tests.conftest import CLI, TOKEN, Cli
 from tests.o2_standin import StandIn
+from tests.provision.misbehaving import DEADLINE, Holding, Misbehaving, Request, sigint_delivered, until
 
 HOOK = "--set=webhook_url=http://127.0.0.1:9/hook"
 
 
-def start(cli: Cli, *args: str) -> subprocess.Popen[str]:
+def start(cli: Cli, *args: str, url: str | None = None) -> subprocess.Popen[str]:
+    """`o2-provision *args --yes` in the background, pointed at O2 (or at `url`, a proxy in front of it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENOBSERVE_", "OTEL_"))}
     env.update(cli.env, PYTHONUNBUFFERED="1")  # progress lines as they happen
+    if url is not None:
+        env["OPENOBSERVE_URL"] = url
     return subprocess.Popen(
         [*CLI, *(args or ("apply",)), "--yes", HOOK],
         cwd=cli.cwd,
@@ -44,18 +49,34 @@ def test_of_two_applies_at_once_the_loser_gets_the_conflict_code(cli: Cli, o2: S
     assert again.code == 0, again.out + again.err
 
 
-def test_ctrl_c_during_apply_stops_cleanly_says_what_was_done_and_a_rerun_converges(cli: Cli, o2: StandIn) -> None:
+def a_dashboard_write(request: Request) -> bool:
+    return request.method == "POST" and request.path == "/api/default/dashboards"
+
+
+@pytest.fixture
+def holding_a_dashboard(o2: StandIn) -> Iterator[tuple[Holding, str]]:
+    """A proxy in front of O2 that holds the first dashboard write until the test releases it; and its URL."""
+    holding = Holding(o2.url, a_dashboard_write)
+    with Misbehaving(holding) as proxy:
+        try:
+            yield holding, proxy.url
+        finally:
+            holding.release.set()
+
+
+def test_ctrl_c_during_apply_stops_cleanly_says_what_was_done_and_a_rerun_converges(
+    cli: Cli, o2: StandIn, holding_a_dashboard: tuple[Holding, str]
+) -> None:
     cli("apply", "--yes", "--bootstrap-stream", HOOK, "--set=folder=Other")  # the stream exists from now on
     o2.clear_requests()
-    o2.faults.add(r"^/api/default/dashboards$", method="POST", kind="latency", seconds=1.0)
-    proc = start(cli)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # the first wave (folders, templates) is written; dashboards are in flight
-        if line.startswith("  created folder"):
-            break
-    time.sleep(0.3)
+    holding, url = holding_a_dashboard
+    proc = start(cli, url=url)
+    # Ctrl-C while the first wave (folders, templates) is written and a dashboard write is in flight.
+    assert holding.held.wait(DEADLINE), "no dashboard write came"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    until(lambda: sigint_delivered(proc.pid))
+    holding.release.set()
+    out, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: interrupted: "), err
@@ -63,46 +84,43 @@ def test_ctrl_c_during_apply_stops_cleanly_says_what_was_done_and_a_rerun_conver
     assert "Apply interrupted:" in out
     assert "Traceback" not in out + err
     assert not [r for r in o2.requests if r.path.startswith("/api/v2/default/alerts") and r.method == "POST"]
-    o2.faults.clear()
     assert cli("apply", "--yes", HOOK).code == 0
     assert cli("plan", "--detailed-exitcode", HOOK).code == 0
 
 
-def test_a_second_ctrl_c_quits_at_once(cli: Cli, o2: StandIn) -> None:
+def test_a_second_ctrl_c_quits_at_once(cli: Cli, o2: StandIn, holding_a_dashboard: tuple[Holding, str]) -> None:
     cli("apply", "--yes", "--bootstrap-stream", HOOK, "--set=folder=Other")
-    o2.faults.add(r"^/api/default/dashboards$", method="POST", kind="latency", seconds=8.0)
-    proc = start(cli)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("  created folder"):
-            break
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.2)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert time.monotonic() - started < 2
+    holding, url = holding_a_dashboard
+    proc = start(cli, url=url)
+    assert holding.held.wait(DEADLINE), "no dashboard write came"
+    # Ctrl-C again and again, each once the last was delivered (two pending SIGINTs would be one), while the
+    # dashboard write stays held: the command must quit without waiting for the write it has in flight.
+    while proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        until(lambda: proc.poll() is not None or sigint_delivered(proc.pid))
+    assert not holding.release.is_set()
+    _, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 130
     assert err.strip().splitlines() == ["error: interrupted twice: quit without waiting; running apply again converges"]
 
 
 def test_destroy_counts_a_resource_deleted_meanwhile_as_gone(cli: Cli, o2: StandIn) -> None:
     assert cli("apply", "--yes", "--bootstrap-stream", HOOK).code == 0
-    # Alerts are deleted first; while they are, someone deletes the dashboards by hand.
-    o2.faults.add(r"^/api/v2/default/alerts/", method="DELETE", kind="latency", seconds=1.5, times=1)
-    proc = start(cli, "destroy")
-    deadline = time.monotonic() + 20
-    # Wait until destroy is deleting the alerts (one of them held 1.5 s), whatever its start-up took.
-    while not [r for r in o2.requests if r.method == "DELETE" and r.path.startswith("/api/v2/default/alerts/")]:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
-    with httpx.Client(base_url=o2.url, headers={"Authorization": f"Basic {TOKEN}"}) as http:
-        for folder in http.get("/api/v2/default/folders/dashboards").json()["list"]:
-            listing = http.get("/api/default/dashboards", params={"folder": folder["folderId"]}).json()
-            for board in listing["dashboards"]:
-                http.delete(f"/api/default/dashboards/{board['dashboard_id']}", params={"folder": folder["folderId"]})
-    out, err = proc.communicate(timeout=30)
+    # Alerts are deleted first; while one of them is held, someone deletes the dashboards by hand.
+    holding = Holding(o2.url, lambda r: r.method == "DELETE" and r.path.startswith("/api/v2/default/alerts/"))
+    with Misbehaving(holding) as proxy:
+        proc = start(cli, "destroy", url=proxy.url)
+        try:
+            assert holding.held.wait(DEADLINE), "destroy deleted no alert"
+            with httpx.Client(base_url=o2.url, headers={"Authorization": f"Basic {TOKEN}"}) as http:
+                for folder in http.get("/api/v2/default/folders/dashboards").json()["list"]:
+                    listing = http.get("/api/default/dashboards", params={"folder": folder["folderId"]}).json()
+                    for board in listing["dashboards"]:
+                        params = {"folder": folder["folderId"]}
+                        http.delete(f"/api/default/dashboards/{board['dashboard_id']}", params=params)
+        finally:
+            holding.release.set()
+        out, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0, err
     assert "0 failed" in out
     deletes = [r for r in o2.requests if r.method == "DELETE" and r.path.startswith("/api/default/dashboards/")]
