@@ -32,6 +32,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.monotonic)
+    sent: int = 0  # bytes of the answer sent so far (fewer than the whole answer when the client hung up)
 
 
 def reply(status: int, body: bytes | str = b"", *, headers: dict[str, str] | None = None) -> bytes:
@@ -119,6 +120,7 @@ class Misbehaving:
             pieces = [answer] if isinstance(answer, bytes) else answer
             for piece in pieces:
                 sock.sendall(piece)
+                request.sent += len(piece)
                 if self.gap:
                     time.sleep(self.gap)
         except OSError:

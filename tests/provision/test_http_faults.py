@@ -29,13 +29,19 @@ def test_unreachable_o2_is_a_network_error_quickly(tmp_path: Path) -> None:
 
 
 def test_slow_past_the_timeout_retries_a_bounded_number_of_times(cli: Cli, o2: StandIn) -> None:
-    o2.faults.add(r"^/api/v2/default/folders/dashboards$", method="GET", kind="latency", seconds=1.5)
+    # Only the first four reads are slow: a fifth attempt would be answered at once, and the plan would not fail.
+    o2.faults.add(r"^/api/v2/default/folders/dashboards$", method="GET", kind="latency", seconds=1.5, times=4)
     result = cli("plan", "--timeout", "0.5")
     assert result.code == 6, result.err
     assert "did not answer within 0.5s" in result.err
-    time.sleep(1.6)  # the server logs the last attempt once its injected delay is over
-    attempts = [r for r in o2.requests if r.path == "/api/v2/default/folders/dashboards"]
-    assert len(attempts) == 4  # the first try and three retries, then it gives up
+
+    def attempts() -> int:  # the server logs each attempt once its injected delay is over
+        return len([r for r in o2.requests if r.path == "/api/v2/default/folders/dashboards"])
+
+    deadline = time.monotonic() + 30
+    while attempts() < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert attempts() == 4  # the first try and three retries, then it gives up
 
 
 def test_5xx_and_429_bursts_on_reads_are_retried(cli: Cli, o2: StandIn, webhook: Webhook) -> None:

@@ -18,7 +18,7 @@ from tests.o2_standin import StandIn
 REPO = Path(__file__).resolve().parents[2]
 
 
-def logged(standin: Any, n: int, timeout: float = 1.0) -> list[Any]:
+def logged(standin: Any, n: int, timeout: float = 30.0) -> list[Any]:
     """The request log once it holds n records (the stand-in may append a record just after answering)."""
     deadline = time.monotonic() + timeout
     while len(standin.requests) < n and time.monotonic() < deadline:
