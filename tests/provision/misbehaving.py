@@ -153,7 +153,10 @@ class Holding:
             self.release.wait(DEADLINE)
         headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length", "connection")}
         target = self.upstream + request.path + (f"?{request.query}" if request.query else "")
-        answer = httpx.request(request.method, target, headers=headers, content=request.body, timeout=DEADLINE)
+        try:
+            answer = httpx.request(request.method, target, headers=headers, content=request.body, timeout=DEADLINE)
+        except httpx.HTTPError:  # O2 went away while the request was held: the test is over
+            return reply(502, "")
         content_type = answer.headers.get("content-type", "application/json")
         return reply(answer.status_code, answer.content, headers={"Content-Type": content_type})
 
