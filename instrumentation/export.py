@@ -225,23 +225,24 @@ class OpenObserveSpanProcessor(SpanProcessor):
             return
         self._shut = True
         if self._failing:
-            with self._lock:
-                self._dropped += len(self._queue)
-            self._queue.clear()
+            self._discard_queue()
             self._sender.close()  # also cuts an export in progress
         with self._lock:
             self._stopping = True
         self._wake.set()
         self._thread.join()
         self._sender.close()
-        with self._lock:
-            self._dropped += len(self._queue)  # what a failure during the last drain left behind
-        self._queue.clear()
+        self._discard_queue()  # what a failure during the last drain left behind
         self._record_drops()
         if self._in_trouble and self._lost:
             logger.info(
                 "OpenObserve export to %s stopped; %s were not delivered", self._destination, _spans(self._lost)
             )
+
+    def _discard_queue(self) -> None:
+        with self._lock:
+            self._dropped += len(self._queue)
+        self._queue.clear()
 
 
 def _spans(count: int) -> str:
