@@ -204,11 +204,11 @@ class FrameTap:
             if route.latency:
                 if self._muted_by[frame_type]:
                     if self._muted:
-                        pushes.reconsider(self._muted)
+                        pushes.reconsider(self, self._muted)
                         self._muted.clear()
                 elif route.turn is None and issubclass(frame_type, _FIRST_ONLY):
                     self._muted.add(frame_type)  # not armed for the bot's first output: the next ones can wait
-                    pushes.reconsider((frame_type,))
+                    pushes.reconsider(self, (frame_type,))
                 coroutine = self._latency.on_push_frame(data)
                 try:
                     yielded = coroutine.send(None)  # it does not wait on anything: its handlers are synchronous
@@ -256,7 +256,7 @@ class FrameTap:
         if awaiting:
             output = {t for t in self._muted if issubclass(t, self._output_types)}
             self._muted -= output
-            pushes.reconsider(output)
+            pushes.reconsider(self, output)
 
     def _on_error(self, frame: ErrorFrame) -> None:
         with contained("reading an error frame"):
@@ -289,7 +289,7 @@ class FrameTap:
         """Tell the latency observer the pipeline is up (a greeting is timed from here)."""
         if self._enabled:
             with contained("watching the pipeline's frames"):
-                pushes.reconsider(self._muted)
+                pushes.reconsider(self, self._muted)
                 self._muted.clear()
                 await self._latency.on_pipeline_started()  # type: ignore[no-untyped-call]
 

@@ -9,10 +9,11 @@ Every other push (audio above all: hundreds a turn, at every processor) costs a 
 and no Python call more than before; a wrapper around each processor's ``push_frame`` would cost one
 call a push.
 
-A watcher says which frame types it wants with :meth:`Watcher.wants`; its answer is remembered per type
-until it calls :func:`reconsider` (it may stop wanting a type for a while, such as audio once its first
-chunk was seen). :func:`available` says whether the installed Pipecat builds its records that way;
-where it does not, the frame tap wraps ``push_frame`` instead.
+A watcher says which frame types it wants with :meth:`Watcher.wants`; its answer is remembered per type,
+for that watcher alone (pipelines running side by side each have their own), until it calls
+:func:`reconsider` (it may stop wanting a type for a while, such as audio once its first chunk was seen).
+:func:`available` says whether the installed Pipecat builds its records that way; where it does not,
+the frame tap wraps ``push_frame`` instead.
 """
 
 from __future__ import annotations
@@ -40,12 +41,24 @@ class Watcher(Protocol):
 
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 _ORIGINAL = FramePushed
-# id(processor) -> (the processor, weakly; its watcher's pushed; id(watcher))
-_watched: dict[int, tuple[weakref.ref[FrameProcessor], Callable[[FramePushed], None], int]] = {}
-_watchers: dict[int, Watcher] = {}  # id(watcher) -> watcher, while it watches something
-# Frame type -> whether any watcher wants it now (missing: ask them), per direction.
-_wanted_down: dict[type, bool] = {}
-_wanted_up: dict[type, bool] = {}
+
+
+class _Watching:
+    """One watcher, with its remembered answers: frame type -> whether it wants it now, per direction."""
+
+    __slots__ = ("down", "processors", "pushed", "up", "watcher")
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+        self.pushed = watcher.pushed
+        self.down: dict[type, bool] = {}
+        self.up: dict[type, bool] = {}
+        self.processors = 0  # how many of the watched processors are this watcher's
+
+
+# id(processor) -> (the processor, weakly; the watching of its pipeline's watcher)
+_watched: dict[int, tuple[weakref.ref[FrameProcessor], _Watching]] = {}
+_watchers: dict[int, _Watching] = {}  # id(watcher) -> its watching, while it watches something
 # Ids of frames shown already, per direction; frame ids only grow, so a short memory is enough.
 _shown_down: dict[int, None] = {}
 _shown_up: dict[int, None] = {}
@@ -71,14 +84,15 @@ class _Seen(FramePushed):
         self.direction = direction
         self.timestamp = timestamp
         self.first_push = first_push
-        downstream = direction is _DOWNSTREAM
-        wanted = (_wanted_down if downstream else _wanted_up).get(type(frame))
-        if wanted is None:
-            wanted = _settle(type(frame), downstream)
-        if not wanted:
-            return
         entry = _watched.get(id(source))
-        if entry is None or entry[0]() is not source:
+        if entry is None:
+            return
+        watching = entry[1]
+        downstream = direction is _DOWNSTREAM
+        wanted = (watching.down if downstream else watching.up).get(type(frame))
+        if wanted is None:
+            wanted = _settle(watching, type(frame), downstream)
+        if not wanted or entry[0]() is not source:
             return
         shown = _shown_down if downstream else _shown_up
         if frame.id in shown:
@@ -86,20 +100,16 @@ class _Seen(FramePushed):
         shown[frame.id] = None
         if len(shown) > _SHOWN_LIMIT:
             del shown[next(iter(shown))]
-        entry[1](self)
+        watching.pushed(self)
 
 
-def _settle(frame_type: type, downstream: bool) -> bool:
-    wanted = False
+def _settle(watching: _Watching, frame_type: type, downstream: bool) -> bool:
     try:
-        for watcher in list(_watchers.values()):
-            if watcher.wants(frame_type, downstream):
-                wanted = True
-                break
+        wanted = bool(watching.watcher.wants(frame_type, downstream))
     except Exception as error:
         report("watching the pipeline's frames", error)
         wanted = False
-    (_wanted_down if downstream else _wanted_up)[frame_type] = wanted
+    (watching.down if downstream else watching.up)[frame_type] = wanted
     return wanted
 
 
@@ -119,19 +129,25 @@ def watch(processors: Iterable[FrameProcessor], watcher: Watcher) -> None:
 
     It watches until :func:`unwatch`, or until its processors are gone.
     """
-    owner = id(watcher)
+    watching = _watchers.get(id(watcher)) or _Watching(watcher)
     for processor in processors:
         key = id(processor)
-        _watched[key] = (weakref.ref(processor, _forgetter(key)), watcher.pushed, owner)
-    _watchers[owner] = watcher
-    reconsider()
+        previous = _watched.get(key)
+        if previous is not None:
+            previous[1].processors -= 1
+        _watched[key] = (weakref.ref(processor, _forgetter(key)), watching)
+        watching.processors += 1
+    _watchers[id(watcher)] = watching
+    reconsider(watcher)
     setattr(frame_processor, "FramePushed", _Seen)  # noqa: B010 (a module attribute Pipecat reads at each push)
 
 
 def unwatch(processors: Iterable[FrameProcessor], watcher: Watcher) -> None:
     """Stop showing what ``processors`` push; Pipecat's own records come back once nothing is watched."""
     for processor in processors:
-        _watched.pop(id(processor), None)
+        entry = _watched.pop(id(processor), None)
+        if entry is not None:
+            entry[1].processors -= 1
     _release(id(watcher))
 
 
@@ -150,26 +166,31 @@ def _forgetter(key: int) -> Callable[[weakref.ref[FrameProcessor]], None]:
 
 def _forget(key: int) -> None:
     entry = _watched.pop(key, None)
-    if entry is not None and not any(other[2] == entry[2] for other in _watched.values()):
-        _release(entry[2])
+    if entry is None:
+        return
+    entry[1].processors -= 1
+    if not entry[1].processors:
+        _release(id(entry[1].watcher))
 
 
 def _release(owner: int) -> None:
     _watchers.pop(owner, None)
-    reconsider()
     if not _watchers:
         setattr(frame_processor, "FramePushed", _ORIGINAL)  # noqa: B010
 
 
-def reconsider(frame_types: Iterable[type] | None = None) -> None:
-    """Ask the watchers again whether they want ``frame_types`` (default: every type)."""
+def reconsider(watcher: Watcher, frame_types: Iterable[type] | None = None) -> None:
+    """Ask ``watcher`` again whether it wants ``frame_types`` (default: every type)."""
+    watching = _watchers.get(id(watcher))
+    if watching is None:
+        return
     if frame_types is None:
-        _wanted_down.clear()
-        _wanted_up.clear()
+        watching.down.clear()
+        watching.up.clear()
         return
     for frame_type in frame_types:
-        _wanted_down.pop(frame_type, None)
-        _wanted_up.pop(frame_type, None)
+        watching.down.pop(frame_type, None)
+        watching.up.pop(frame_type, None)
 
 
 def finish_later(coroutine: Any, yielded: Any) -> None:

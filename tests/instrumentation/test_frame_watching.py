@@ -8,12 +8,14 @@ frames pass (counted, not timed: the count does not depend on the machine's spee
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
 import pytest
+from pipecat.pipeline.worker import PipelineWorker
 
 from instrumentation import contract as c
 from instrumentation import pushes
@@ -30,9 +32,16 @@ SPEECH_S = 1.0  # 50 input audio frames a turn, each pushed by every processor o
 CALLS_BUDGET = 400
 
 
-def voice_session(tracing: Tracing, *, count: bool = False) -> tuple[list[dict[str, Any]], int]:
-    """Run a traced voice session; its turn spans' attributes and the calls made in our package."""
+def voice_session(
+    tracing: Tracing, *, count: bool = False, sessions: int = 1, keep: list[PipelineWorker] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Run traced voice sessions side by side; their turn spans' attributes and the calls made in our package.
+
+    Earlier pipelines are collected first (letting them go is their cost, not this session's), unless
+    their workers are in ``keep``, where this session's go too.
+    """
     tracing.reset()
+    gc.collect()
     calls = 0
 
     stand_in = pushes._Seen.__init__.__code__  # builds Pipecat's push record in place of Pipecat's own __init__
@@ -44,7 +53,18 @@ def voice_session(tracing: Tracing, *, count: bool = False) -> tuple[list[dict[s
 
     async def go() -> None:
         async with FakeOpenAI(ttft=0.05, stt_delay=0.02, tts_delay=0.02) as fake:
-            await run_session(fake.base_url, turns=TURNS, speech_seconds=SPEECH_S, turn_end_grace=0.1)
+            await asyncio.gather(
+                *(
+                    run_session(
+                        fake.base_url,
+                        turns=TURNS,
+                        speech_seconds=SPEECH_S,
+                        turn_end_grace=0.1,
+                        before_run=None if keep is None else keep.append,
+                    )
+                    for _ in range(sessions)
+                )
+            )
 
     if count:
         sys.setprofile(profile)
@@ -52,7 +72,9 @@ def voice_session(tracing: Tracing, *, count: bool = False) -> tuple[list[dict[s
         asyncio.run(go())
     finally:
         sys.setprofile(None)
-    turns = sorted((attrs(t) for t in named(tracing.spans(), c.TURN_SPAN)), key=lambda a: a[c.TURN_NUMBER])
+    turns = sorted(
+        (attrs(t) for t in named(tracing.spans(), c.TURN_SPAN)), key=lambda a: (a[c.SESSION_ID], a[c.TURN_NUMBER])
+    )
     return turns, calls
 
 
@@ -83,6 +105,23 @@ def test_audio_frames_cost_the_instrumentation_no_call(tracing: Tracing) -> None
     turns, calls = voice_session(tracing, count=True)
     assert len(turns) == TURNS
     assert calls / TURNS < CALLS_BUDGET, f"{calls / TURNS:.0f} calls a turn in instrumentation/"
+
+
+def test_other_pipelines_in_the_process_cost_a_session_nothing(tracing: Tracing) -> None:
+    """Each pipeline's tap stops asking for the LLM's text and audio on its own, whatever others want.
+
+    A bot server runs many conversations in one process, side by side or one after another with the
+    finished ones not yet collected; a tap whose wishes counted for another's would be shown every text
+    chunk the other streams.
+    """
+    _, alone = voice_session(tracing, count=True)
+    kept: list[PipelineWorker] = []
+    voice_session(tracing, keep=kept)
+    turns, after_one = voice_session(tracing, count=True, keep=kept)
+    assert len(turns) == TURNS
+    _, side_by_side = voice_session(tracing, count=True, sessions=2, keep=kept)
+    assert after_one < alone * 1.1, f"{after_one} calls with a finished pipeline kept, {alone} alone"
+    assert side_by_side / 2 < alone * 1.1, f"{side_by_side / 2:.0f} calls a session side by side, {alone} alone"
 
 
 def test_a_wrapper_around_push_frame_would_cost_a_call_a_push(tracing: Tracing, wrapped: None) -> None:
