@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import weakref
 from collections import deque
@@ -60,7 +61,7 @@ class SessionSpanProcessor(SpanProcessor):
             span.set_attributes(info.attributes())
 
     def shutdown(self) -> None:
-        # The SDK cannot remove a processor from a provider; a shut one stays and does nothing.
+        # Where the provider cannot be made to drop it (see setup._detach), a shut one stays and does nothing.
         self._active = False
 
 
@@ -149,6 +150,8 @@ class OpenObserveSpanProcessor(SpanProcessor):
 
     # -- the export thread ------------------------------------------------------------------------
     def _run(self) -> None:
+        if hasattr(signal, "pthread_sigmask"):  # the bot's Ctrl-C and SIGTERM are for its main thread, not ours
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while True:
             self._wake.wait(self._delay)
             self._wake.clear()
@@ -175,19 +178,17 @@ class OpenObserveSpanProcessor(SpanProcessor):
         self._record_drops()
 
     def _record(self, delivery: Delivery, spans: int) -> None:
-        dropped = self._record_drops()
-        if delivery.ok:
-            self._failing = False
-            if self._in_trouble and not dropped:
-                self._in_trouble = False
-                logger.info(
-                    "OpenObserve export to %s recovered; %s lost meanwhile", self._destination, _spans(self._lost)
-                )
-                self._lost = 0
+        if not delivery.ok:
+            self._failing = True
+            self._lost += spans
+            self._warn(delivery.reason or "unknown error")  # before the drops: the failure is why the queue filled
+            self._record_drops()
             return
-        self._failing = True
-        self._lost += spans
-        self._warn(delivery.reason or "unknown error")
+        self._failing = False
+        if not self._record_drops() and self._in_trouble:
+            self._in_trouble = False
+            logger.info("OpenObserve export to %s recovered; %s lost meanwhile", self._destination, _spans(self._lost))
+            self._lost = 0
 
     def _record_drops(self) -> int:
         with self._lock:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from instrumentation.config import OpenObserveConfig, load_config
 from instrumentation.contract import DEFAULT_CONTENT_LIMIT
@@ -132,6 +132,7 @@ def uninstrument() -> None:
     atexit.unregister(_flush_at_exit)
     installed.processor.shutdown()
     installed.sessions.shutdown()
+    _detach(installed.provider, installed.sessions, installed.processor)
     RUNTIME.tracer_provider = None
     if installed.owns_provider:
         installed.provider.shutdown()
@@ -151,6 +152,20 @@ def _provider_for(given: TracerProvider | None, service_name: str | None) -> tup
     provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     trace.set_tracer_provider(provider)
     return provider, True
+
+
+def _detach(provider: TracerProvider, *processors: SpanProcessor) -> None:
+    """Take our processors off the provider, so that setting up again does not add to every span's cost.
+
+    The SDK has no public way to remove a processor; where its multi-processor is not the tuple this
+    expects, ours stay, shut, doing nothing.
+    """
+    multi = getattr(provider, "_active_span_processor", None)
+    lock = getattr(multi, "_lock", None)
+    if multi is None or lock is None or not isinstance(getattr(multi, "_span_processors", None), tuple):
+        return
+    with lock:
+        multi._span_processors = tuple(p for p in multi._span_processors if p not in processors)
 
 
 def _flush_at_exit() -> None:

@@ -6,6 +6,7 @@ relies on typed; O2's other fields are kept as they came.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -163,8 +164,15 @@ def parallel(func: Callable[[T], R], items: Iterable[T], workers: int) -> list[R
     items = list(items)
     if len(items) <= 1 or workers <= 1:
         return [func(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), initializer=_leave_ctrl_c_to_main) as pool:
         return list(pool.map(func, items))
+
+
+def _leave_ctrl_c_to_main() -> None:
+    # A Ctrl-C the kernel hands to a worker would reach Python's handler only once the main thread
+    # wakes from its wait for the workers, which a held request can make take the whole timeout.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _p(segment: str) -> str:

@@ -23,9 +23,10 @@ WAIT = 30.0  # seconds: an upper bound for what happens at once, never reached w
 
 
 class HeldEndpoint:
-    """An OTLP endpoint that answers 200, but only once :meth:`release` is called (or at once if never held)."""
+    """An OTLP endpoint that answers ``status``, but only once :meth:`release` is called (or at once if never held)."""
 
     def __init__(self) -> None:
+        self.status = 200
         self.spans: list[str] = []
         self.arrived = threading.Event()
         self._go = threading.Event()
@@ -40,7 +41,7 @@ class HeldEndpoint:
                 endpoint.spans += [span.name for span in decode(body)]
                 endpoint.arrived.set()
                 endpoint._go.wait(WAIT)
-                self.send_response(200)
+                self.send_response(endpoint.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -106,6 +107,37 @@ def test_a_full_queue_drops_quietly_counts_and_says_how_many_once_openobserve_ca
     # Nothing from OpenTelemetry's own processors or exporters, at any level.
     assert [r for r in caplog.records if r.name.startswith("opentelemetry")] == []
     provider.shutdown()
+
+
+def test_an_export_that_fails_slowly_is_blamed_not_the_queue_it_filled(
+    endpoint: HeldEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spans dropped while the first failing export was still waiting come from that failure."""
+    caplog.set_level(logging.INFO)
+    processor = OpenObserveSpanProcessor(
+        OTLPSender(endpoint.url, {}, timeout=WAIT),
+        destination=endpoint.url,
+        max_queue_size=20,
+        max_batch_size=5,
+        schedule_delay=3600,
+    )
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    endpoint.hold()
+    for i in range(5):
+        tracer.start_span(f"first-{i}").end()
+    assert endpoint.arrived.wait(WAIT)
+    for i in range(30):  # 10 dropped while the failing export is held
+        tracer.start_span(f"later-{i}").end()
+    endpoint.status = 400
+    endpoint.release()
+    processor.force_flush(int(WAIT * 1000))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "(HTTP 400 Bad Request)" in warnings[0], warnings
+    provider.shutdown()
+    stopped = [r.getMessage() for r in caplog.records if "stopped" in r.getMessage()]
+    assert stopped == [f"OpenObserve export to {endpoint.url} stopped; 35 spans were not delivered"]
 
 
 def test_shutdown_during_an_outage_says_how_many_spans_were_not_delivered(caplog: pytest.LogCaptureFixture) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
@@ -34,22 +35,23 @@ CALLS_BUDGET = 400
 
 def voice_session(
     tracing: Tracing, *, count: bool = False, sessions: int = 1, keep: list[PipelineWorker] | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """Run traced voice sessions side by side; their turn spans' attributes and the calls made in our package.
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Run traced voice sessions side by side; their turn spans' attributes and the calls made in our package
+    (by function).
 
     Earlier pipelines are collected first (letting them go is their cost, not this session's), unless
     their workers are in ``keep``, where this session's go too.
     """
     tracing.reset()
     gc.collect()
-    calls = 0
+    calls: Counter[str] = Counter()
 
     stand_in = pushes._Seen.__init__.__code__  # builds Pipecat's push record in place of Pipecat's own __init__
 
     def profile(frame: FrameType, event: str, _arg: Any) -> None:
-        nonlocal calls
-        if event == "call" and "/instrumentation/" in frame.f_code.co_filename and frame.f_code is not stand_in:
-            calls += 1
+        code = frame.f_code
+        if event == "call" and "/instrumentation/" in code.co_filename and code is not stand_in:
+            calls[f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}"] += 1
 
     async def go() -> None:
         async with FakeOpenAI(ttft=0.05, stt_delay=0.02, tts_delay=0.02) as fake:
@@ -104,7 +106,8 @@ def test_wrapping_push_frame_gives_the_same_turns(tracing: Tracing, wrapped: Non
 def test_audio_frames_cost_the_instrumentation_no_call(tracing: Tracing) -> None:
     turns, calls = voice_session(tracing, count=True)
     assert len(turns) == TURNS
-    assert calls / TURNS < CALLS_BUDGET, f"{calls / TURNS:.0f} calls a turn in instrumentation/"
+    per_turn = calls.total() / TURNS
+    assert per_turn < CALLS_BUDGET, f"{per_turn:.0f} calls a turn in instrumentation/: {calls.most_common(12)}"
 
 
 def test_other_pipelines_in_the_process_cost_a_session_nothing(tracing: Tracing) -> None:
@@ -114,12 +117,13 @@ def test_other_pipelines_in_the_process_cost_a_session_nothing(tracing: Tracing)
     finished ones not yet collected; a tap whose wishes counted for another's would be shown every text
     chunk the other streams.
     """
-    _, alone = voice_session(tracing, count=True)
+    alone = voice_session(tracing, count=True)[1].total()
     kept: list[PipelineWorker] = []
     voice_session(tracing, keep=kept)
-    turns, after_one = voice_session(tracing, count=True, keep=kept)
+    turns, calls = voice_session(tracing, count=True, keep=kept)
+    after_one = calls.total()
     assert len(turns) == TURNS
-    _, side_by_side = voice_session(tracing, count=True, sessions=2, keep=kept)
+    side_by_side = voice_session(tracing, count=True, sessions=2, keep=kept)[1].total()
     assert after_one < alone * 1.1, f"{after_one} calls with a finished pipeline kept, {alone} alone"
     assert side_by_side / 2 < alone * 1.1, f"{side_by_side / 2:.0f} calls a session side by side, {alone} alone"
 
@@ -127,4 +131,4 @@ def test_other_pipelines_in_the_process_cost_a_session_nothing(tracing: Tracing)
 def test_a_wrapper_around_push_frame_would_cost_a_call_a_push(tracing: Tracing, wrapped: None) -> None:
     """The yardstick for the budget above: the same session, seen by wrapping every push_frame."""
     _, calls = voice_session(tracing, count=True)
-    assert calls / TURNS > CALLS_BUDGET + SPEECH_S / 0.02 * 4
+    assert calls.total() / TURNS > CALLS_BUDGET + SPEECH_S / 0.02 * 4

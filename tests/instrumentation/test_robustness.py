@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -98,6 +101,25 @@ def test_rejecting_openobserve_logs_one_warning_per_outage(
         provider.force_flush()
         assert len(export_warnings(caplog)) == 2
         provider.shutdown()
+
+
+def test_the_export_thread_leaves_ctrl_c_and_sigterm_to_the_bot() -> None:
+    """The kernel hands a process's signal to any thread that does not block it; Python runs the handler only
+    once the main thread looks, so one taken by our idle thread could wait on a main thread blocked elsewhere."""
+    processor = OpenObserveSpanProcessor(OTLPSender("http://127.0.0.1:9/v1/traces", {}, timeout=0.5), destination="x")
+    try:
+        thread = processor._thread
+        until = time.monotonic() + 10
+        while True:  # the thread blocks them as its first step
+            status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+            blocked = int(re.search(r"^SigBlk:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
+            if blocked or time.monotonic() > until:
+                break
+            time.sleep(0.01)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            assert blocked & (1 << (sig - 1)), f"{sig.name} not blocked"
+    finally:
+        processor.shutdown()
 
 
 def test_export_queue_is_bounded_and_never_blocks_the_caller() -> None:

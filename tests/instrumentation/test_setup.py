@@ -111,6 +111,22 @@ def test_calling_setup_twice_returns_the_same_provider_without_a_second_exporter
     assert len(tracing.provider._active_span_processor._span_processors) == count
 
 
+def test_uninstrument_takes_our_processors_off_the_applications_provider(tracing: Tracing) -> None:
+    """A bot that sets tracing up again (a reload, a test suite) pays for one exporter, not for each set-up."""
+    before = tracing.provider._active_span_processor._span_processors
+    uninstrument()
+    try:
+        assert len(tracing.provider._active_span_processor._span_processors) == len(before) - 2
+        for _ in range(3):
+            tracing.install()
+            uninstrument()
+    finally:
+        tracing.install()
+    after = tracing.provider._active_span_processor._span_processors
+    assert len(after) == len(before)
+    assert [type(p) for p in after] == [type(p) for p in before]
+
+
 def test_setup_adds_to_the_globally_installed_sdk_provider(
     tracing: Tracing, env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

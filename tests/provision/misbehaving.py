@@ -168,6 +168,19 @@ def sigint_delivered(pid: int) -> bool:
     return not pending & (1 << (signal.SIGINT - 1))
 
 
+def threads_taking_ctrl_c(pid: int) -> list[int]:
+    """The process's threads other than its main one that do not block SIGINT (the kernel may hand it to any)."""
+    taking = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if int(task.name) == pid:
+            continue
+        status = (task / "status").read_text()
+        blocked = int(re.search(r"^SigBlk:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
+        if not blocked & (1 << (signal.SIGINT - 1)):
+            taking.append(int(task.name))
+    return taking
+
+
 def until(condition: Callable[[], bool]) -> None:
     """Wait until `condition()` holds; fail after DEADLINE seconds."""
     deadline = time.monotonic() + DEADLINE

@@ -13,7 +13,15 @@ import pytest
 
 from tests.conftest import CLI, TOKEN, Cli
 from tests.o2_standin import StandIn
-from tests.provision.misbehaving import DEADLINE, Holding, Misbehaving, Request, sigint_delivered, until
+from tests.provision.misbehaving import (
+    DEADLINE,
+    Holding,
+    Misbehaving,
+    Request,
+    sigint_delivered,
+    threads_taking_ctrl_c,
+    until,
+)
 
 HOOK = "--set=webhook_url=http://127.0.0.1:9/hook"
 
@@ -93,6 +101,23 @@ def test_ctrl_c_during_apply_stops_cleanly_says_what_was_done_and_a_rerun_conver
     assert not [r for r in o2.requests if r.path.startswith("/api/v2/default/alerts") and r.method == "POST"]
     assert cli("apply", "--yes", HOOK).code == 0
     assert cli("plan", "--detailed-exitcode", HOOK).code == 0
+
+
+def test_only_the_main_thread_can_take_a_ctrl_c_while_writes_are_in_flight(
+    cli: Cli, o2: StandIn, holding_a_dashboard: tuple[Holding, str]
+) -> None:
+    """A Ctrl-C handed to a writer thread would wait for the held write's timeout before anything happened."""
+    cli("apply", "--yes", "--bootstrap-stream", HOOK, "--set=folder=Other")
+    holding, url = holding_a_dashboard
+    proc = start(cli, url=url)
+    try:
+        assert holding.held.wait(DEADLINE), "no dashboard write came"
+        assert len(list(Path(f"/proc/{proc.pid}/task").iterdir())) > 1, "the writes run on worker threads"
+        assert threads_taking_ctrl_c(proc.pid) == []
+    finally:
+        holding.release.set()
+        proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0
 
 
 def test_a_second_ctrl_c_quits_at_once(cli: Cli, o2: StandIn, holding_a_dashboard: tuple[Holding, str]) -> None:
