@@ -28,8 +28,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_ORG = "default"
 DEFAULT_STREAM = "default"
 DEFAULT_EXPORT_TIMEOUT_S = 3.0
-# The OpenTelemetry specification's names, in milliseconds; the per-signal one wins.
+# The per-signal variable wins. In seconds: OpenTelemetry's Python exporter in the same process reads them so
+# (the specification says milliseconds), and one variable must mean one thing to every exporter.
 TIMEOUT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT")
+TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"  # used as it is
+BASE_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"  # /v1/traces is appended
 # The batch span processor's variables (the OpenTelemetry specification's names and units) and our defaults:
 # a 1 s delay gets a failed turn to O2, and to its real-time alert, within seconds.
 BATCH_VARIABLES = {
@@ -47,12 +50,17 @@ class ConfigurationError(ValueError):
 
 @dataclass(frozen=True)
 class OpenObserveConfig:
-    """Where and how spans are sent. ``authorization`` is the full ``Basic …`` header value."""
+    """Where and how spans are sent.
 
-    url: str
-    org: str
-    stream: str
-    authorization: str = field(repr=False)
+    ``traces_endpoint`` is O2's (``{url}/api/{org}/v1/traces``), or an OTLP endpoint such as an
+    OpenTelemetry Collector's, named by ``endpoint_variable``: then no O2 credentials or stream are sent,
+    and ``authorization`` and ``stream`` are None. ``authorization`` is the full ``Basic …`` header value.
+    """
+
+    traces_endpoint: str
+    stream: str | None
+    authorization: str | None = field(repr=False)
+    endpoint_variable: str | None = None
     service_name: str | None = None
     capture_content: bool = True
     content_limit: int = DEFAULT_CONTENT_LIMIT
@@ -62,13 +70,10 @@ class OpenObserveConfig:
     max_batch_size: int = BATCH_VARIABLES["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"]
 
     @property
-    def traces_endpoint(self) -> str:
-        """The OTLP/HTTP traces endpoint, ``{url}/api/{org}/v1/traces``."""
-        return f"{self.url}/api/{self.org}/v1/traces"
-
-    @property
     def headers(self) -> dict[str, str]:
-        """Headers sent with every export request."""
+        """Headers of ours sent with every export request (over those of ``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS``)."""
+        if self.authorization is None or self.stream is None:
+            return {}
         return {"Authorization": self.authorization, "stream-name": self.stream}
 
 
@@ -84,30 +89,34 @@ def load_config(
     export_timeout: float | None = None,
     load_env_file: bool = True,
 ) -> OpenObserveConfig:
-    """Build the configuration from the arguments, falling back to ``OPENOBSERVE_*`` variables.
+    """Build the configuration from the arguments, falling back to the environment.
 
-    ``export_timeout`` (seconds) falls back to ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or
-    ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds, as the OpenTelemetry specification defines them),
-    then to :data:`DEFAULT_EXPORT_TIMEOUT_S`.
+    Spans go to O2 at ``url`` when it is given; else to ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, or
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` with ``/v1/traces`` appended, when one is set (an OpenTelemetry
+    Collector, which holds the O2 credentials and stream); else to O2 at ``OPENOBSERVE_URL``, with the
+    other ``OPENOBSERVE_*`` variables. ``export_timeout`` (seconds) falls back to
+    ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (seconds, as OpenTelemetry's
+    Python exporter reads them), then to :data:`DEFAULT_EXPORT_TIMEOUT_S`.
     """
     if load_env_file:
         _load_env_file()
-    raw_url = _pick(url, "OPENOBSERVE_URL")
-    if not raw_url:
-        raise ConfigurationError("OPENOBSERVE_URL is not set")
-    resolved_org = _pick(org, "OPENOBSERVE_ORG") or DEFAULT_ORG
-    if re.search(r"[/?#%\s]", resolved_org) or not _HEADER_SAFE.fullmatch(resolved_org):
-        raise ConfigurationError("OPENOBSERVE_ORG must be a plain organisation name such as 'default'")
-    resolved_stream = _pick(stream, "OPENOBSERVE_STREAM") or DEFAULT_STREAM
-    if not _HEADER_SAFE.fullmatch(resolved_stream) or resolved_stream.strip() != resolved_stream:
-        raise ConfigurationError("OPENOBSERVE_STREAM must be printable ASCII without surrounding spaces")
     if content_limit < 1:
         raise ConfigurationError("content_limit must be a positive number of characters")
+    found = _otlp_endpoint() if url is None else None
+    if found is not None:
+        endpoint, variable = found
+        resolved_stream, authorization = None, None
+    else:
+        endpoint, variable = _openobserve_endpoint(url, org), None
+        resolved_stream = _pick(stream, "OPENOBSERVE_STREAM") or DEFAULT_STREAM
+        if not _HEADER_SAFE.fullmatch(resolved_stream) or resolved_stream.strip() != resolved_stream:
+            raise ConfigurationError("OPENOBSERVE_STREAM must be printable ASCII without surrounding spaces")
+        authorization = basic_authorization(_pick(auth_token, "OPENOBSERVE_AUTH_TOKEN"))
     return OpenObserveConfig(
-        url=base_url(raw_url),
-        org=resolved_org,
+        traces_endpoint=endpoint,
         stream=resolved_stream,
-        authorization=basic_authorization(_pick(auth_token, "OPENOBSERVE_AUTH_TOKEN")),
+        authorization=authorization,
+        endpoint_variable=variable,
         service_name=service_name,
         capture_content=capture_content,
         content_limit=content_limit,
@@ -116,6 +125,26 @@ def load_config(
         max_queue_size=_batch_setting("OTEL_BSP_MAX_QUEUE_SIZE"),
         max_batch_size=_batch_setting("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
     )
+
+
+def _openobserve_endpoint(url: str | None, org: str | None) -> str:
+    raw_url = _pick(url, "OPENOBSERVE_URL")
+    if not raw_url:
+        raise ConfigurationError(f"OPENOBSERVE_URL is not set (nor {TRACES_ENDPOINT} for a Collector)")
+    resolved_org = _pick(org, "OPENOBSERVE_ORG") or DEFAULT_ORG
+    if re.search(r"[/?#%\s]", resolved_org) or not _HEADER_SAFE.fullmatch(resolved_org):
+        raise ConfigurationError("OPENOBSERVE_ORG must be a plain organisation name such as 'default'")
+    return f"{base_url(raw_url)}/api/{resolved_org}/v1/traces"
+
+
+def _otlp_endpoint() -> tuple[str, str] | None:
+    """The traces endpoint the standard OpenTelemetry variables name, and the variable, if one is set."""
+    for variable in (TRACES_ENDPOINT, BASE_ENDPOINT):
+        raw = os.environ.get(variable, "").strip()
+        if raw:
+            url = _checked_url(raw, variable)
+            return (raw if variable == TRACES_ENDPOINT else f"{url}/v1/traces"), variable
+    return None
 
 
 def _load_env_file() -> None:
@@ -142,28 +171,40 @@ def base_url(raw: str) -> str:
     Credentials in the URL are refused rather than used or stripped: they belong in
     ``OPENOBSERVE_AUTH_TOKEN``, and the error never repeats them.
     """
+    url = _checked_url(raw, "OPENOBSERVE_URL", "O2's base URL")
+    if "api" in urlsplit(url).path.split("/"):
+        raise ConfigurationError(
+            "OPENOBSERVE_URL must be O2's base URL, not an API path (/api/{org}/v1/traces is added), "
+            f"got {_shown(url)}"
+        )
+    return url
+
+
+def _checked_url(raw: str, variable: str, what: str = "an OTLP/HTTP URL") -> str:
+    """``raw`` stripped of spaces and of a trailing slash, if it is an http(s) URL with a host and no secrets."""
     url = raw.strip().rstrip("/")
-    shown = repr(_USERINFO.sub("***@", url)[:200])
+    shown = _shown(url)
     if any(ch.isspace() or not ch.isprintable() for ch in url):
-        raise ConfigurationError("OPENOBSERVE_URL must not contain spaces or control characters")
+        raise ConfigurationError(f"{variable} must not contain spaces or control characters")
     if not url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"OPENOBSERVE_URL must start with http:// or https:// and name a host, got {shown}")
+        raise ConfigurationError(f"{variable} must start with http:// or https:// and name a host, got {shown}")
     if _USERINFO.search(url):
         raise ConfigurationError(
-            "OPENOBSERVE_URL must not contain '@': a user name or password belongs in OPENOBSERVE_AUTH_TOKEN"
+            f"{variable} must not contain '@': a user name or password belongs in "
+            + ("OPENOBSERVE_AUTH_TOKEN" if variable == "OPENOBSERVE_URL" else "OTEL_EXPORTER_OTLP_HEADERS")
         )
     parts = _split(url)
     if parts is None:
-        raise ConfigurationError(f"OPENOBSERVE_URL is not a valid URL (check the host and port), got {shown}")
+        raise ConfigurationError(f"{variable} is not a valid URL (check the host and port), got {shown}")
     if not parts.hostname:
-        raise ConfigurationError(f"OPENOBSERVE_URL must start with http:// or https:// and name a host, got {shown}")
+        raise ConfigurationError(f"{variable} must start with http:// or https:// and name a host, got {shown}")
     if "?" in url or "#" in url:
-        raise ConfigurationError(f"OPENOBSERVE_URL must be O2's base URL, without a query or fragment, got {shown}")
-    if "api" in parts.path.split("/"):
-        raise ConfigurationError(
-            f"OPENOBSERVE_URL must be O2's base URL, not an API path (/api/{{org}}/v1/traces is added), got {shown}"
-        )
+        raise ConfigurationError(f"{variable} must be {what}, without a query or fragment, got {shown}")
     return url
+
+
+def _shown(url: str) -> str:
+    return repr(_USERINFO.sub("***@", url)[:200])
 
 
 def _split(url: str) -> SplitResult | None:
@@ -185,13 +226,23 @@ def _export_timeout(explicit: float | None) -> float:
         if not raw:
             continue
         try:
-            millis = float(raw)
+            seconds = float(raw)
         except ValueError:
-            millis = math.nan
-        if not math.isfinite(millis) or millis <= 0:
-            raise ConfigurationError(f"{variable} must be a positive number of milliseconds, got {raw[:40]!r}")
-        return millis / 1000
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ConfigurationError(f"{variable} must be a positive number of seconds, got {raw[:40]!r}")
+        return _noted(seconds, variable)
     return DEFAULT_EXPORT_TIMEOUT_S
+
+
+def _noted(seconds: float, source: str) -> float:
+    if seconds < 1:  # where a value meant as milliseconds (the specification's unit) lands
+        logger.warning(
+            "each export to OpenObserve may take %g s at most (%s, in seconds): a slower answer fails the export",
+            seconds,
+            source,
+        )
+    return seconds
 
 
 def _batch_setting(variable: str) -> int:

@@ -65,7 +65,7 @@ O2_LLM_ATTRIBUTES: dict[str, str] = {
     "gen_ai.response.model": "",
 }
 
-_primed: set[tuple[str, str]] = set()
+_primed: set[tuple[str, str | None]] = set()
 _primed_pipeline_provider = False
 _lock = threading.Lock()
 
@@ -109,7 +109,7 @@ def marker_span() -> ReadableSpan:
     )
 
 
-def prime_stream(processor: SpanProcessor, endpoint: str, stream: str) -> bool:
+def prime_stream(processor: SpanProcessor, endpoint: str, stream: str | None) -> bool:
     """Queue the marker on our OpenObserve export, once per process for each (endpoint, stream)."""
     with _lock:
         if (endpoint, stream) in _primed:

@@ -58,13 +58,17 @@ def setup_openobserve(
     standard ``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES``.
 
     Spans go to ``{url}/api/{org}/v1/traces`` with ``Authorization`` and ``stream-name`` headers, in
-    batches on a background thread; queued spans are flushed at interpreter exit. The exporter is added
+    batches on a background thread; queued spans are flushed at interpreter exit. Without a ``url``
+    argument, a set ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (as it is) or ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    (plus ``/v1/traces``) sends them there instead, to an OpenTelemetry Collector that holds O2's
+    credentials and stream; no ``OPENOBSERVE_*`` setting is needed then. The exporter is added
     to ``tracer_provider`` if given, else to the SDK provider already installed globally, else to a new
     global one. Nothing else is wrapped: LLM calls are traced by :func:`instrument_pipeline` and
     :func:`llm_service_span`. ``capture_content=False`` keeps message text off our spans;
     ``content_limit`` cuts message text to that many characters. ``export_timeout`` bounds each export
     (connection, retries and every read together), in seconds; by default it comes from
-    ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds), else 3 s.
+    ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` or ``OTEL_EXPORTER_OTLP_TIMEOUT`` (seconds, as OpenTelemetry's
+    Python exporter reads them), else 3 s; one under a second is logged.
 
     When it makes the provider itself (and ``ANTHROPIC_OPEN_TELEMETRY`` is not set), it sets
     ``ANTHROPIC_OPEN_TELEMETRY=false``: the Anthropic SDK's own span of each call would never reach O2 anyway.
@@ -74,7 +78,6 @@ def setup_openobserve(
     Raises:
         ConfigurationError: a setting is missing or malformed (the message names the variable).
     """
-    global _installed
     if _installed is not None:
         return _installed.provider
     config = load_config(
@@ -88,6 +91,14 @@ def setup_openobserve(
         export_timeout=export_timeout,
         load_env_file=load_env_file,
     )
+    return _install(config, tracer_provider)
+
+
+openobserve_init = setup_openobserve
+
+
+def _install(config: OpenObserveConfig, tracer_provider: TracerProvider | None) -> TracerProvider:
+    global _installed
     provider, owns_provider = _provider_for(tracer_provider, config.service_name)
     # The Anthropic SDK makes its own span of every call once a provider is installed; it never reaches O2
     # (it would count the call's tokens twice) and costs the bot ~1,400 Python calls a call. On a provider
@@ -111,11 +122,15 @@ def setup_openobserve(
     prime_stream(processor, config.traces_endpoint, config.stream)
     _installed = _Installed(provider, processor, sessions, config, owns_provider, set_anthropic_off)
     atexit.register(_flush_at_exit)
-    logger.info("tracing to OpenObserve at %s (stream %s)", config.traces_endpoint, config.stream)
+    if config.endpoint_variable is None:
+        logger.info("tracing to OpenObserve at %s (stream %s)", config.traces_endpoint, config.stream)
+    else:
+        logger.info(
+            "tracing to %s (%s; O2's credentials and stream are the Collector's)",
+            config.traces_endpoint,
+            config.endpoint_variable,
+        )
     return provider
-
-
-openobserve_init = setup_openobserve
 
 
 def uninstrument() -> None:

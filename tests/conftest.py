@@ -23,6 +23,10 @@ ROOT_PASSWORD = "Complexpass#123"
 TOKEN = base64.b64encode(f"{ROOT_EMAIL}:{ROOT_PASSWORD}".encode()).decode()
 CLI = [sys.executable, "-m", "provision"]
 
+# The tests' exports go where each test says, whatever the developer's shell sets for other exporters.
+for _name in [n for n in os.environ if n.startswith("OTEL_EXPORTER_OTLP_")]:
+    del os.environ[_name]
+
 # Every property test draws the same examples on every machine, in CI and on a developer's alike: the examples come
 # from a hash of the test (not a random seed), no local database replays examples another run never drew, and the
 # example count is each test's own. No deadline: a loaded CI core makes any per-example time limit flaky. A failure

@@ -79,23 +79,12 @@ class Export:
         self.flush()
         uninstrument()
         if self.previous is not None:
-            cfg = self.previous.config
-            setup_openobserve(
-                tracer_provider=self.previous.provider,
-                url=cfg.url,
-                org=cfg.org,
-                stream=cfg.stream,
-                auth_token=cfg.authorization,
-                capture_content=cfg.capture_content,
-                content_limit=cfg.content_limit,
-                export_timeout=cfg.export_timeout,
-                load_env_file=False,
-            )
+            instrumentation_setup._install(self.previous.config, self.previous.provider)
 
     def flush(self) -> None:
         """Export every finished span now (the OTLP request returns once O2 has ingested it)."""
-        # Earlier, shut-down exports stay on the provider (the SDK cannot remove a processor) and
-        # report False: flush the provider, then require the live export to have flushed.
+        # An export the provider could not be made to drop stays on it, shut, and reports False: flush the
+        # provider, then require the live export to have flushed.
         self.provider.force_flush(30_000)
         installed = instrumentation_setup._installed
         if installed is not None:

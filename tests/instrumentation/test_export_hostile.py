@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from instrumentation import ConfigurationError, setup_openobserve, uninstrument
@@ -232,22 +233,23 @@ def test_a_trickling_https_endpoint_is_cut_at_the_deadline_too(
 def test_a_trickling_endpoint_cannot_hold_uninstrument(
     tracing: Tracing, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "500")  # milliseconds, as the spec says
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.5")  # seconds, as OpenTelemetry's Python exporter
     with HostileEndpoint("trickle-status") as endpoint:
         uninstrument()
         try:
             setup_openobserve(tracer_provider=tracing.provider, url=endpoint.url, auth_token=TOKEN, load_env_file=False)
+            caplog.clear()  # the set-up's line on the short timeout
             tracer = tracing.provider.get_tracer("test")
             for _ in range(5):
                 tracer.start_span("work").end()
             started = time.monotonic()
             uninstrument()  # flushes what is queued: one export, cut at its deadline
             seconds = time.monotonic() - started
+            warnings = export_warnings(caplog)
         finally:
             tracing.install()
     assert seconds < 1.5, f"uninstrument took {seconds:.1f} s against a 0.5 s export timeout"
     assert len(endpoint.requests) >= 1
-    warnings = export_warnings(caplog)
     assert len(warnings) == 1 and "(no complete answer within 0.5 s)" in warnings[0], warnings
 
 
@@ -265,12 +267,12 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     ("variables", "argument", "seconds"),
     [
         ({}, None, DEFAULT_EXPORT_TIMEOUT_S),
-        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "1500"}, None, 1.5),
-        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "1500", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": " 250 "}, None, 0.25),
-        ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "250"}, 2.0, 2.0),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "10"}, None, 10.0),
+        ({"OTEL_EXPORTER_OTLP_TIMEOUT": "10", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": " 2.5 "}, None, 2.5),
+        ({"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "1.5"}, 2.0, 2.0),
     ],
 )
-def test_export_timeout_comes_from_the_argument_then_the_otel_variables_in_milliseconds(
+def test_export_timeout_comes_from_the_argument_then_the_otel_variables_in_seconds(
     env: pytest.MonkeyPatch, variables: dict[str, str], argument: float | None, seconds: float
 ) -> None:
     for name, value in variables.items():
@@ -279,10 +281,43 @@ def test_export_timeout_comes_from_the_argument_then_the_otel_variables_in_milli
     assert config.export_timeout == seconds
 
 
+def test_the_python_exporters_timeout_means_the_same_to_ours(env: pytest.MonkeyPatch) -> None:
+    """A bot that sets the timeout for OpenTelemetry's own exporter gives ours the same number of seconds."""
+    env.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "7")
+    theirs = OTLPSpanExporter()._client._timeout
+    assert load_config(url="http://o2:5080", auth_token=TOKEN, load_env_file=False).export_timeout == theirs == 7
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("OTEL_EXPORTER_OTLP_TIMEOUT", "0.05"), ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0.5")]
+)
+def test_a_timeout_under_a_second_is_said_in_one_line(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str, value: str
+) -> None:
+    env.setenv(variable, value)
+    caplog.set_level(logging.INFO, logger="instrumentation")
+    load_config(url="http://o2:5080", auth_token=TOKEN, load_env_file=False)
+    lines = [r.getMessage() for r in caplog.records if "may take" in r.getMessage()]
+    said = f"each export to OpenObserve may take {value} s at most ({variable}, in seconds)"
+    assert lines == [f"{said}: a slower answer fails the export"]
+
+
+@pytest.mark.parametrize(("variable", "argument"), [("1", None), ("0.01", 0.2)])
+def test_a_timeout_of_a_second_or_more_or_given_in_code_says_nothing(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str, argument: float | None
+) -> None:
+    env.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", variable)
+    caplog.set_level(logging.INFO, logger="instrumentation")
+    load_config(url="http://o2:5080", auth_token=TOKEN, export_timeout=argument, load_env_file=False)
+    assert not [r for r in caplog.records if "may take" in r.getMessage()]
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
 def test_a_bad_otel_timeout_names_the_variable(env: pytest.MonkeyPatch, value: str) -> None:
     env.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", value)
-    with pytest.raises(ConfigurationError, match=r"^OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be a positive number"):
+    with pytest.raises(
+        ConfigurationError, match=r"^OTEL_EXPORTER_OTLP_TRACES_TIMEOUT must be a positive number of seconds"
+    ):
         load_config(url="http://o2:5080", auth_token=TOKEN, load_env_file=False)
 
 

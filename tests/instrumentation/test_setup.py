@@ -51,7 +51,7 @@ def test_dotenv_is_read_but_the_real_environment_wins(env: pytest.MonkeyPatch, t
     )
     env.setenv("OPENOBSERVE_STREAM", "from-env")
     config = load_config()
-    assert config.url == "http://from-dotenv:5080"
+    assert config.traces_endpoint == "http://from-dotenv:5080/api/default/v1/traces"
     assert config.stream == "from-env"
 
 

@@ -75,7 +75,7 @@ def test_the_bot_reads_the_same_file_the_same_way(
     monkeypatch.chdir(tmp_path)
     with caplog.at_level(logging.WARNING, logger="instrumentation"):
         config = load_config()
-    assert config.url == "http://o2.example.com:5080"
+    assert config.traces_endpoint == "http://o2.example.com:5080/api/default/v1/traces"
     assert config.authorization == f"Basic {TOKEN}"
     assert [r.getMessage() for r in caplog.records] == [
         f"{tmp_path / '.env'}, line {n}: skipped, not a KEY=value line ({hint})"
