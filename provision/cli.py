@@ -243,12 +243,21 @@ def pull(
         Path, typer.Option("--templates", help="write the templates here (with --force, based on those already there)")
     ] = Path("o2-templates"),
     force: Annotated[bool, typer.Option("--force", help="overwrite the folder when it is not empty")] = False,
+    dashboards: Annotated[
+        list[str] | None,
+        typer.Option("--dashboard", help="also a dashboard made by hand, by title, to bring under management"),
+    ] = None,
 ) -> None:
-    """Write the managed dashboards and alerts as O2 holds them back into templates; O2 is not changed."""
+    """Write the managed dashboards and alerts as O2 holds them back into templates; O2 is not changed.
+
+    With --dashboard, a hand-made dashboard is written as a template too: the next apply creates it, managed,
+    in the values' folder, and leaves the hand-made one as it is.
+    """
     from provision.bundle import Sources, load_bundle
     from provision.files import write_templates
+    from provision.kinds import Kind
     from provision.output import emit_json, say, warn
-    from provision.pull import check_pulled, pull_plan
+    from provision.pull import adopted_dashboards, check_pulled, pull_plan
     from provision.workflow import plan_for, read
 
     if templates_dir.exists() and not templates_dir.is_dir():
@@ -260,13 +269,20 @@ def pull(
         sources = Sources(templates_dir, sources.values_files, sources.assignments)
     bundle = load_bundle(sources)
     settings = opts.settings()
-    session = read(settings, bundle)
+    chosen = list(dashboards or [])
+    session = read(settings, bundle, frozenset((Kind.DASHBOARD, title) for title in chosen))
     with session.client:
         pulled = pull_plan(plan_for(session, bundle, prune=True), bundle.resources, bundle.values)
+    pulled += adopted_dashboards(session.state, chosen, bundle.resources, bundle.values)
 
     files = {p.path: p.text for p in pulled if p.text is not None}
+    adopted = frozenset(p.key for p in pulled if p.action == "adopted")
     write_templates(
-        sources.root, templates_dir, files, force=force, check=lambda tree: check_pulled(tree, sources, session.state)
+        sources.root,
+        templates_dir,
+        files,
+        force=force,
+        check=lambda tree: check_pulled(tree, sources, session.state, adopted),
     )
     if opts.json:
         emit_json(
@@ -282,10 +298,19 @@ def pull(
         warn(note)
     say(f"O2 {settings.url}, organization {settings.org}")
     for p in pulled:
-        why = {"pulled": "O2's copy", "kept": "O2 matches it", "not on O2": "not on O2; the template is kept"}[p.action]
+        why = {
+            "pulled": "O2's copy",
+            "kept": "O2 matches it",
+            "not on O2": "not on O2; the template is kept",
+            "adopted": f"made by hand; apply creates it, managed, in folder {bundle.values.folder!r}",
+        }[p.action]
         say(f"  {p.action:9} {p.kind.label:15} {p.key} -> {p.path} ({why})")
-    counts = {a: sum(1 for p in pulled if p.action == a) for a in ("pulled", "kept")}
-    say(f"Wrote {templates_dir}: {counts['pulled']} pulled, {counts['kept']} kept; nothing on O2 was changed.")
+    counts = {a: sum(1 for p in pulled if p.action == a) for a in ("pulled", "kept", "adopted")}
+    adopted_count = f", {counts['adopted']} adopted" if counts["adopted"] else ""
+    say(
+        f"Wrote {templates_dir}: {counts['pulled']} pulled, {counts['kept']} kept{adopted_count}; "
+        "nothing on O2 was changed."
+    )
 
 
 @app.command()

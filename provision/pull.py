@@ -17,7 +17,7 @@ from typing import Any
 from provision.bundle import Sources, load_bundle
 from provision.errors import InputError
 from provision.kinds import Kind
-from provision.plan import Action, Change, Plan, make_plan
+from provision.plan import Action, Plan, diff, expected_state, make_plan
 from provision.remote import ServerState
 from provision.render import Desired
 from provision.rules import check_bundle
@@ -74,33 +74,57 @@ def pull_plan(plan: Plan, declared: list[Desired], values: Values) -> list[Pulle
         elif change.action is Action.CREATE and change.desired is not None:
             out.append(Pulled(change.kind, change.key, change.desired.source, "not on O2"))
         elif change.remote is not None and change.action in (Action.UPDATE, Action.DELETE):
-            path = change.desired.source if change.desired is not None else _new_path(change, taken)
+            path = change.desired.source if change.desired is not None else _new_path(change.kind, change.key, taken)
             taken.add(path)
-            text = template_text(change, values, destinations)
+            declared_fields = list(change.desired.payload) if change.desired is not None else None
+            text = template_text(change.kind, change.key, change.remote.state, declared_fields, values, destinations)
             out.append(Pulled(change.kind, change.key, path, "pulled", text))
     return out
 
 
-def template_text(change: Change, values: Values, destinations: list[str]) -> str:
-    """A Jinja template rendering the server's copy of the resource, with the values as Jinja."""
-    assert change.remote is not None
-    state = change.remote.state
-    if change.desired is not None:
-        fields = [k for k in change.desired.payload if k in state]
-    else:
-        fields = [k for k in state if k not in SERVER_FIELDS[change.kind]]
+def adopted_dashboards(state: ServerState, titles: list[str], declared: list[Desired], values: Values) -> list[Pulled]:
+    """Dashboards made by hand, chosen by title, as templates: `apply` then creates each, managed, in the
+    values' folder. The state must hold their content (read with them in `also`)."""
+    taken = {d.source for d in declared}
+    out: list[Pulled] = []
+    for title in dict.fromkeys(titles):
+        found = [r for r in state.of(Kind.DASHBOARD) if r.key == title]
+        if not found:
+            raise InputError(f"--dashboard: O2 has no dashboard titled {title!r} (titles are matched exactly)")
+        if len(found) > 1:
+            raise InputError(f"--dashboard: {len(found)} dashboards on O2 are titled {title!r}; rename all but one")
+        (remote,) = found
+        if remote.managed or any(d.kind is Kind.DASHBOARD and d.key == title for d in declared):
+            continue  # already pulled as a managed one
+        path = _new_path(Kind.DASHBOARD, title, taken)
+        taken.add(path)
+        text = template_text(Kind.DASHBOARD, title, remote.state, None, values, [])
+        out.append(Pulled(Kind.DASHBOARD, title, path, "adopted", text))
+    return out
+
+
+def template_text(
+    kind: Kind, key: str, state: dict[str, Any], declared: list[str] | None, values: Values, destinations: list[str]
+) -> str:
+    """A Jinja template rendering the server's copy of a resource (its `declared` fields, else all but the
+    server's own), with the values as Jinja."""
+    fields = (
+        [k for k in declared if k in state]
+        if declared is not None
+        else [k for k in state if k not in SERVER_FIELDS[kind]]
+    )
     document = {k: state[k] for k in fields}
-    if change.kind is Kind.ALERT:
+    if kind is Kind.ALERT:
         document = _alert_values(document, values, destinations)
     document = _stream_values(document, values.stream, None)
-    if change.kind is Kind.DASHBOARD:
+    if kind is Kind.DASHBOARD:
         document = _target_line(document, values.target_voice_to_voice_ms)
     text = _JINJA_OPENER.sub("{{ '{' }}", json.dumps(document, indent=2, ensure_ascii=False))
     text = re.sub(r'"@@o2p=([^@]+)@@"', r"{{ \1 }}", text)
     text = re.sub(r"@@o2p~([^@]+)@@", r"{{ \1 }}", text)
-    what = re.sub(r"[^\w .·:-]", "", change.key)[:100]
+    what = re.sub(r"[^\w .·:-]", "", key)[:100]
     header = (
-        f"{{#- {change.kind.label} '{what}' as O2 held it, written by `o2-provision pull`: the stream, and "
+        f"{{#- {kind.label} '{what}' as O2 held it, written by `o2-provision pull`: the stream, and "
         "the thresholds and destinations that came from the values, are Jinja again. -#}\n"
     )
     return header + text + "\n"
@@ -158,28 +182,33 @@ def _same_number(found: Any, value: int) -> bool:
     return isinstance(found, int | float) and not isinstance(found, bool) and float(found) == float(value)
 
 
-def _new_path(change: Change, taken: set[str]) -> str:
-    """A file for a managed resource the templates do not declare."""
-    stem = re.sub(r"[^a-z0-9]+", "_", change.key.lower()).strip("_") or "pulled"
-    path = f"{change.kind.template_dir}/{stem}.json.j2"
+def _new_path(kind: Kind, key: str, taken: set[str]) -> str:
+    """A file for a resource the templates do not declare."""
+    stem = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_") or "pulled"
+    path = f"{kind.template_dir}/{stem}.json.j2"
     number = 2
     while path in taken:
-        path = f"{change.kind.template_dir}/{stem}_{number}.json.j2"
+        path = f"{kind.template_dir}/{stem}_{number}.json.j2"
         number += 1
     return path
 
 
-def check_pulled(tree: Path, sources: Sources, state: ServerState) -> None:
-    """Raise unless the templates in tree follow O2's rules and render every managed dashboard and alert as
-    O2 holds it."""
+def check_pulled(tree: Path, sources: Sources, state: ServerState, adopted: frozenset[str] = frozenset()) -> None:
+    """Raise unless the templates in tree follow O2's rules and render every managed dashboard and alert, and
+    each `adopted` dashboard, as O2 holds it."""
     written = load_bundle(Sources(tree, sources.values_files, sources.assignments))
     problems = check_bundle(written)
     if problems:
         raise InputError(f"a pulled template would not validate: {problems[0]}; nothing was written")
     again = make_plan(written.resources, state, prune=True, folder=written.values.folder)
+    originals = {r.key: r for r in state.of(Kind.DASHBOARD) if r.key in adopted and not r.managed}
     for change in again.changes:
-        if change.action is Action.UPDATE and change.kind in PULLED_KINDS:
-            where = change.diffs[0].path if change.diffs else "?"
+        diffs = change.diffs if change.action is Action.UPDATE else []
+        if change.action is Action.CREATE and change.desired is not None and change.key in originals:
+            found = diff(expected_state(change.kind, change.desired.payload), originals[change.key].state)
+            diffs = [d for d in found if d.path != "description"]  # the managed mark
+        if diffs and change.kind in PULLED_KINDS:
+            where = diffs[0].path
             raise InputError(
                 f"pull cannot write {change.kind.label} {change.key!r} as a template that renders O2's copy "
                 f"(it differs at {where}); nothing was written"

@@ -9,7 +9,7 @@ from provision import interrupts
 from provision.apply import Applier, ApplyResult, Progress
 from provision.client import O2Client
 from provision.config import Settings
-from provision.kinds import APPLY_ORDER
+from provision.kinds import APPLY_ORDER, Kind
 from provision.plan import Plan, make_plan
 from provision.remote import Api, ServerState, read_state
 from provision.render import Bundle
@@ -24,11 +24,12 @@ class Session:
     state: ServerState
 
 
-def read(settings: Settings, bundle: Bundle) -> Session:
+def read(settings: Settings, bundle: Bundle, also: frozenset[tuple[Kind, str]] = frozenset()) -> Session:
+    """Connect and read the server: every managed object, and those the bundle (or `also`) names."""
     client = O2Client(settings)
     try:
         api = Api(client)
-        wanted = {(d.kind, d.key) for d in bundle.resources}
+        wanted = {(d.kind, d.key) for d in bundle.resources} | also
         state = read_state(api, APPLY_ORDER, wanted, settings.concurrency)
     except BaseException:
         client.close()

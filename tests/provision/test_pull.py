@@ -170,3 +170,80 @@ def test_pull_speaks_json_for_ci(cli: Cli, o2: StandIn) -> None:
     assert document["written"] == "mine"
     assert {(r["kind"], r["action"]) for r in document["resources"]} == {("dashboard", "kept"), ("alert", "kept")}
     assert TOKEN not in result.out + result.err
+
+
+HAND_MADE = "Support team · slow calls"
+
+
+def make_by_hand(cli: Cli, http: httpx.Client) -> str:
+    """A dashboard made in O2's UI in its default folder, from one of the built-in ones; its id."""
+    built_in = next(r["payload"] for r in cli("render", HOOK).json() if r["name"] == LATENCY)
+    board = copy.deepcopy(built_in)
+    board.update(title=HAND_MADE, description="made in the UI by the support team")
+    board["tabs"][0]["panels"] = board["tabs"][0]["panels"][:2]
+    made = http.post("/api/default/dashboards", params={"folder": "default"}, json=board)
+    assert made.status_code == 200, made.text
+    return str(made.json()["v8"]["dashboardId"])
+
+
+def test_a_dashboard_made_by_hand_is_pulled_and_the_next_apply_manages_a_copy_of_it(
+    cli: Cli, o2: StandIn, http: httpx.Client
+) -> None:
+    assert cli("apply", "--yes", "--bootstrap-stream", HOOK).code == 0
+    original_id = make_by_hand(cli, http)
+    original = http.get(f"/api/default/dashboards/{original_id}").json()
+
+    o2.clear_requests()
+    pulled = cli("pull", "--templates", "mine", "--dashboard", HAND_MADE, HOOK)
+    assert pulled.code == 0, pulled.err
+    assert writes(o2) == []
+    assert (
+        f"adopted   dashboard       {HAND_MADE} -> dashboards/support_team_slow_calls.json.j2 "
+        "(made by hand; apply creates it, managed, in folder 'Pipecat')"
+    ) in pulled.out
+    assert "0 pulled, 4 kept, 1 adopted" in pulled.out
+
+    planned = cli("plan", "--templates", "mine", HOOK)
+    assert f"  + create    dashboard       {HAND_MADE}\n" in planned.out, planned.out
+    assert "Plan: 1 to create, 0 to update, 0 to delete" in planned.out
+    assert cli("apply", "--templates", "mine", "--yes", HOOK).code == 0
+    assert cli("plan", "--templates", "mine", "--detailed-exitcode", HOOK).code == 0
+
+    pipecat = folder_id(http, "dashboards")
+    listing = http.get("/api/default/dashboards", params={"folder": pipecat}).json()["dashboards"]
+    managed = next(d for d in listing if d["title"] == HAND_MADE)
+    copy_of_it = http.get(f"/api/default/dashboards/{managed['dashboard_id']}").json()["v8"]
+    assert "Managed by o2-provision." in copy_of_it["description"]
+    assert copy_of_it["tabs"] == original["v8"]["tabs"]
+    assert http.get(f"/api/default/dashboards/{original_id}").json() == original  # the hand-made one untouched
+
+    other = cli("render", "--templates", "mine", "--set", "stream=other", HOOK)
+    board = next(r["payload"] for r in other.json() if r["name"] == HAND_MADE)
+    for query in [q["query"] for tab in board["tabs"] for p in tab["panels"] for q in p["queries"]]:
+        assert '"other"' in query and '"default"' not in query, query
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        (
+            "No such board",
+            "error: --dashboard: O2 has no dashboard titled 'No such board' (titles are matched exactly)",
+        ),
+        (
+            HAND_MADE,
+            "error: --dashboard: 2 dashboards on O2 are titled 'Support team · slow calls'; rename all but one",
+        ),
+    ],
+)
+def test_a_dashboard_that_cannot_be_chosen_by_its_title_writes_nothing(
+    cli: Cli, o2: StandIn, http: httpx.Client, title: str, message: str
+) -> None:
+    assert cli("apply", "--yes", "--bootstrap-stream", HOOK).code == 0
+    make_by_hand(cli, http)
+    make_by_hand(cli, http)
+    o2.clear_requests()
+    refused = cli("pull", "--templates", "mine", "--dashboard", title, HOOK)
+    assert refused.code == 1
+    assert refused.err.splitlines() == [message]
+    assert not (cli.cwd / "mine").exists() and writes(o2) == []
