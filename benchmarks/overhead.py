@@ -134,7 +134,7 @@ def verdict(runs: list[dict[str, Any]], base: dict[int, tuple[float, float, floa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.overhead")
-    parser.add_argument("--quick", action="store_true", help="2 repetitions of 2 × 10 turns")
+    parser.add_argument("--quick", action="store_true", help="1 repetition of 2 × 10 turns")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20, help="turns per session (a realistic call length)")
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         "--providers", default=",".join(PROVIDERS), help="comma-separated subset of " + ",".join(PROVIDERS)
     )
     args = parser.parse_args(argv)
-    reps, sessions, turns = (2, 2, 10) if args.quick else (args.reps, args.sessions, args.turns)
+    reps, sessions, turns = (1, 2, 10) if args.quick else (args.reps, args.sessions, args.turns)
     configs = ["none", *(c for c in args.configs.split(",") if c in CONFIGS and c != "none")]
     providers = [p for p in PROVIDERS if p in args.providers.split(",")]
     print(f"[overhead] {load()}", flush=True)

@@ -96,7 +96,8 @@ async def _child(provider: str, llm: str, otlp: str, pairs: int, turns: int) -> 
     for pair in range(pairs):
         for side in sides if pair % 2 == 0 else tuple(reversed(sides)):
             await one(side, measured=True)
-    # Deterministic, unlike CPU time: how many Python function calls a turn makes on the event loop's thread.
+    # Deterministic, unlike CPU time: how many function calls (cProfile's count: C built-ins included) a turn
+    # makes on the event loop's thread.
     for side in sides:
         await one(side, measured=False, profile=cProfile.Profile())
     return result
@@ -159,7 +160,8 @@ def provider_report(provider: str, result: dict[str, list[float]]) -> str:
         [
             table(head, rows),
             "",
-            "Python function calls per turn on the event loop's thread (counted, not timed): " + "; ".join(calls) + ".",
+            "Function calls per turn on the event loop's thread, C built-ins included (cProfile's count, not timed; "
+            "benchmark 1d counts Python calls in every thread): " + "; ".join(calls) + ".",
             "",
             f"Target: < {TARGET_CPU_MS} ms CPU/turn: " + "; ".join(verdicts) + ".",
         ]
@@ -170,13 +172,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.paired")
     parser.add_argument("--pairs", type=int, default=30)
     parser.add_argument("--turns", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="6 pairs of 10 turns")
+    parser.add_argument("--quick", action="store_true", help="4 pairs of 10 turns")
     parser.add_argument(
         "--providers", default=",".join(PROVIDERS), help="comma-separated subset of " + ",".join(PROVIDERS)
     )
     parser.add_argument("--child", nargs=3, metavar=("PROVIDER", "LLM_URL", "OTLP_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    pairs, turns = (6, 10) if args.quick else (args.pairs, args.turns)
+    pairs, turns = (4, 10) if args.quick else (args.pairs, args.turns)
     if args.child:
         _quiet()
         provider, llm, otlp = args.child

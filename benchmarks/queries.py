@@ -111,11 +111,11 @@ def run(count: int, rounds: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.queries")
-    parser.add_argument("--quick", action="store_true", help="100k spans, 2 rounds")
+    parser.add_argument("--quick", action="store_true", help="50k spans, 2 rounds")
     parser.add_argument("--spans", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
-    count, rounds = (100_000, 2) if args.quick else (args.spans, args.rounds)
+    count, rounds = (50_000, 2) if args.quick else (args.spans, args.rounds)
     print(f"[queries] {load()}", flush=True)
     print(run(count, rounds))
 

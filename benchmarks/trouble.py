@@ -101,12 +101,12 @@ def report(runs: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.trouble")
-    parser.add_argument("--quick", action="store_true", help="1 repetition of 5 × 10 turns")
+    parser.add_argument("--quick", action="store_true", help="1 repetition of 3 × 10 turns")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=40)
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args(argv)
-    reps, sessions, turns = (1, 5, 10) if args.quick else (args.reps, args.sessions, args.turns)
+    reps, sessions, turns = (1, 3, 10) if args.quick else (args.reps, args.sessions, args.turns)
     print(f"[trouble] {load()}", flush=True)
     print(report(measure(reps, sessions, turns)))
     print(f"[trouble] after: {load()}")
