@@ -247,6 +247,7 @@ def test_a_trickling_endpoint_cannot_hold_uninstrument(
             seconds = time.monotonic() - started
             warnings = export_warnings(caplog)
         finally:
+            monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")  # the shared export gets its usual timeout back
             tracing.install()
     assert seconds < 1.5, f"uninstrument took {seconds:.1f} s against a 0.5 s export timeout"
     assert len(endpoint.requests) >= 1
