@@ -231,18 +231,14 @@ def _export_timeout(explicit: float | None) -> float:
             seconds = math.nan
         if not math.isfinite(seconds) or seconds <= 0:
             raise ConfigurationError(f"{variable} must be a positive number of seconds, got {raw[:40]!r}")
-        return _noted(seconds, variable)
+        if seconds < 1:  # where a value meant as milliseconds (the specification's unit) lands
+            logger.warning(
+                "each export to OpenObserve may take %g s at most (%s, in seconds): a slower answer fails the export",
+                seconds,
+                variable,
+            )
+        return seconds
     return DEFAULT_EXPORT_TIMEOUT_S
-
-
-def _noted(seconds: float, source: str) -> float:
-    if seconds < 1:  # where a value meant as milliseconds (the specification's unit) lands
-        logger.warning(
-            "each export to OpenObserve may take %g s at most (%s, in seconds): a slower answer fails the export",
-            seconds,
-            source,
-        )
-    return seconds
 
 
 def _batch_setting(variable: str) -> int:

@@ -75,10 +75,9 @@ def endpoint() -> Iterator[HeldEndpoint]:
         yield held
 
 
-def test_a_full_queue_drops_quietly_counts_and_says_how_many_once_openobserve_catches_up(
-    endpoint: HeldEndpoint, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
+def fill_while_held(endpoint: HeldEndpoint) -> tuple[OpenObserveSpanProcessor, TracerProvider]:
+    """A processor whose export thread waits on the held endpoint with a batch of 5 (``first-*``) while 30 more
+    spans (``later-*``) end: 20 fit in its queue, 10 are dropped."""
     processor = OpenObserveSpanProcessor(
         OTLPSender(endpoint.url, {}, timeout=WAIT),
         destination=endpoint.url,
@@ -93,8 +92,16 @@ def test_a_full_queue_drops_quietly_counts_and_says_how_many_once_openobserve_ca
     for i in range(5):  # a full batch: the export thread takes it and waits for the held answer
         tracer.start_span(f"first-{i}").end()
     assert endpoint.arrived.wait(WAIT)
-    for i in range(30):  # 20 fit in the queue, 10 are dropped while the thread is held
+    for i in range(30):
         tracer.start_span(f"later-{i}").end()
+    return processor, provider
+
+
+def test_a_full_queue_drops_quietly_counts_and_says_how_many_once_openobserve_catches_up(
+    endpoint: HeldEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    processor, provider = fill_while_held(endpoint)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # dropping logs nothing
     endpoint.release()
     assert processor.force_flush(int(WAIT * 1000))
@@ -114,22 +121,7 @@ def test_an_export_that_fails_slowly_is_blamed_not_the_queue_it_filled(
 ) -> None:
     """Spans dropped while the first failing export was still waiting come from that failure."""
     caplog.set_level(logging.INFO)
-    processor = OpenObserveSpanProcessor(
-        OTLPSender(endpoint.url, {}, timeout=WAIT),
-        destination=endpoint.url,
-        max_queue_size=20,
-        max_batch_size=5,
-        schedule_delay=3600,
-    )
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("test")
-    endpoint.hold()
-    for i in range(5):
-        tracer.start_span(f"first-{i}").end()
-    assert endpoint.arrived.wait(WAIT)
-    for i in range(30):  # 10 dropped while the failing export is held
-        tracer.start_span(f"later-{i}").end()
+    processor, provider = fill_while_held(endpoint)
     endpoint.status = 400
     endpoint.release()
     processor.force_flush(int(WAIT * 1000))
