@@ -237,7 +237,10 @@ class OpenObserveSpanProcessor(SpanProcessor):
         self._record_drops()
         if self._in_trouble and self._lost:
             logger.info(
-                "OpenObserve export to %s stopped; %s were not delivered", self._destination, _spans(self._lost)
+                "OpenObserve export to %s stopped; %s %s not delivered",
+                self._destination,
+                _spans(self._lost),
+                "was" if self._lost == 1 else "were",
             )
 
     def _discard_queue(self) -> None:
