@@ -34,7 +34,9 @@ _STATE = _State()
 
 
 def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
-    _STATE.presses += 1
+    # Python runs this once for presses that arrive before the main thread gets to it (waiting for the
+    # interpreter lock, say); the wakeup pipe gets a byte for each, so two quick Ctrl-Cs still count as two.
+    _STATE.presses += max(1, _presses_since_last())
     if _STATE.presses > 1:
         again = f"; running {_STATE.command} again converges" if _STATE.command in ("apply", "destroy") else ""
         sys.stderr.write(f"error: interrupted twice: quit without waiting{again}\n")
@@ -46,16 +48,37 @@ def _on_ctrl_c(signum: int, frame: FrameType | None) -> None:
         raise Interrupt
 
 
+_wakeups: list[int] = []  # the read ends of the wakeup pipes of the handlers installed, innermost last
+
+
+def _presses_since_last() -> int:
+    if not _wakeups:
+        return 0
+    try:
+        return os.read(_wakeups[-1], 512).count(signal.SIGINT)
+    except BlockingIOError:
+        return 0
+
+
 @contextlib.contextmanager
 def _handler() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    _wakeups.append(read_end)
     previous = signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.set_wakeup_fd(previous_fd)
+        _wakeups.remove(read_end)
+        os.close(read_end)
+        os.close(write_end)
 
 
 @contextlib.contextmanager

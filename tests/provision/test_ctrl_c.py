@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -121,3 +122,32 @@ def test_ctrl_c_during_the_writes_counts_what_was_made_and_what_not(
     assert made + not_started <= CHANGES and (not_started >= 1 or made == CHANGES)
     assert "Apply interrupted:" in out and "Traceback" not in out + err
     assert_converges(cli)
+
+
+# Two Ctrl-Cs while the main thread is busy in C code that does not look at signals (as it may be while it waits
+# for the interpreter lock): the kernel delivers both, Python runs its handler once.
+BUSY_WRITER = """
+import sys, threading
+from provision import interrupts
+with interrupts.command("apply"), interrupts.writes(threading.Event()):
+    print("ready", flush=True)
+    sum(range(2 * 10**8))  # about 2 s
+print("one press", flush=True)
+"""
+
+
+def test_two_ctrl_cs_that_python_sees_at_once_still_quit_at_once() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BUSY_WRITER], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        until(lambda: sigint_delivered(proc.pid))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out + err
+    assert err.splitlines() == ["error: interrupted twice: quit without waiting; running apply again converges"]
+    assert out == ""
