@@ -68,17 +68,28 @@ def test_thousands_of_turns_with_openobserve_down_leave_nothing_behind() -> None
 def test_finished_sessions_leave_no_pipeline_behind(tracing: Tracing) -> None:
     import asyncio
     import gc
+    import weakref
 
     from pipecat.pipeline.worker import PipelineWorker
 
     from provision.demo.bot import run_session
     from provision.demo.fakes.openai import FakeOpenAI
 
+    # Weakly, and only these sessions' workers: another test file in the same process may keep its own.
+    workers: list[weakref.ref[PipelineWorker]] = []
+
     async def sessions() -> None:
         async with FakeOpenAI(ttft=0.01) as fake:
             for _ in range(3):
-                await run_session(fake.base_url, turns=1, llm_only=True, turn_end_grace=0.05)
+                await run_session(
+                    fake.base_url,
+                    turns=1,
+                    llm_only=True,
+                    turn_end_grace=0.05,
+                    before_run=lambda worker: workers.append(weakref.ref(worker)),
+                )
 
     asyncio.run(sessions())
     gc.collect()
-    assert [o for o in gc.get_objects() if isinstance(o, PipelineWorker)] == []
+    assert len(workers) == 3
+    assert [w() for w in workers] == [None, None, None]
